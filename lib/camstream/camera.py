@@ -1,0 +1,57 @@
+"""The camera: OpenMV's sensor as an awaitable source of JPEG frames."""
+import asyncio
+
+POLL_MS = 1  # between non-blocking snapshot polls; the event loop runs meanwhile
+
+
+class Camera:
+    """Wraps `csi.CSI` (firmware 4.8+), or the legacy `sensor` module."""
+
+    def __init__(self, framesize="QVGA", pixformat="RGB565", quality=85):
+        self.framesize = framesize
+        self.pixformat = pixformat
+        self.quality = quality
+        self._sensor = None
+
+    def reset(self):
+        """(Re)initialise the sensor; raises if the settings name no such mode."""
+        try:
+            import csi
+            sensor = csi.CSI()
+            sensor.reset()
+            sensor.pixformat(getattr(csi, self.pixformat))
+            sensor.framesize(getattr(csi, self.framesize))
+        except ImportError:
+            sensor = _LegacySensor(self.pixformat, self.framesize)
+        self._sensor = sensor
+
+    async def snapshot(self):
+        """The next frame, polled without blocking the event loop."""
+        if self._sensor is None:
+            self.reset()
+        while True:
+            img = self._sensor.snapshot(blocking=False)
+            if img is not None:
+                return img
+            await asyncio.sleep_ms(POLL_MS)
+
+    async def jpeg(self):
+        """The next frame as JPEG: a view into the frame buffer, valid until the next snapshot."""
+        img = await self.snapshot()
+        encode = getattr(img, "to_jpeg", None) or img.compress
+        encode(quality=self.quality)
+        return img.bytearray()
+
+
+class _LegacySensor:
+    """The `sensor` module behind the `csi.CSI` calls the camera makes."""
+
+    def __init__(self, pixformat, framesize):
+        import sensor
+        sensor.reset()
+        sensor.set_pixformat(getattr(sensor, pixformat))
+        sensor.set_framesize(getattr(sensor, framesize))
+        self._sensor = sensor
+
+    def snapshot(self, blocking=True):
+        return self._sensor.snapshot(blocking=blocking)

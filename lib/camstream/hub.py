@@ -1,0 +1,125 @@
+"""The frame hub: the latest JPEG, shared by every viewer, and the pulse that announces it.
+
+Frames live in a small pool of reusable buffers, so the heap sees no 20 KB allocation per
+frame and does not fragment. A buffer is reused only when no viewer is still writing it.
+"""
+import asyncio
+import time
+
+from .log import log_limited
+
+BOUNDARY = "frame"
+OPENING = b"--frame\r\n"  # the body's first bytes, straight after the headers
+CLOSING = b"\r\n--frame\r\n"  # after each JPEG, at once: browsers paint on the next boundary
+HEADER = b"Content-Type: image/jpeg\r\nContent-Length: %d\r\nX-Timestamp: %s\r\n\r\n"
+OVERHEAD = len(HEADER) + 32 + len(CLOSING)  # a part's bytes beyond its JPEG, at most
+CHUNK = 4096  # the largest slice handed to a socket write (bounds the copy a slow socket costs)
+KEEPALIVE_MS = 1000  # with no new frame for this long, viewers get the last one again
+
+
+def wall_ms():
+    """Wall-clock milliseconds since the epoch."""
+    return time.time_ns() // 1000000
+
+
+class Frame:
+    """A reusable buffer holding one multipart part: header, JPEG, closing boundary.
+
+    Every viewer writes the same `chunks`, slices of the one buffer; nothing is copied per
+    viewer. `readers` counts the writes in progress: the buffer is refilled only at zero.
+    """
+
+    def __init__(self, capacity):
+        self.buf = bytearray(capacity)
+        self.readers = 0
+        self.seq = 0
+        self.ticks = 0
+        self.stamp = ""
+        self.jpeg = None
+        self.chunks = ()
+
+    def fill(self, jpeg, seq):
+        """Copy a JPEG out of the sensor's frame buffer (which the next snapshot overwrites)."""
+        self.seq = seq
+        self.ticks = time.ticks_ms()
+        ms = wall_ms()
+        self.stamp = "%d.%03d" % (ms // 1000, ms % 1000)
+        header = HEADER % (len(jpeg), self.stamp)
+        start = len(header)
+        end = start + len(jpeg)
+        view = memoryview(self.buf)
+        view[:start] = header
+        view[start:end] = jpeg
+        view[end:end + len(CLOSING)] = CLOSING
+        self.jpeg = view[start:end]
+        end += len(CLOSING)
+        self.chunks = tuple(view[i:min(i + CHUNK, end)] for i in range(0, end, CHUNK))
+
+    def acquire(self):
+        self.readers += 1
+        return self
+
+    def release(self):
+        self.readers -= 1
+
+    def age_ms(self):
+        return time.ticks_diff(time.ticks_ms(), self.ticks)
+
+
+class FrameHub:
+    """Holds the latest frame and wakes the viewers when it changes."""
+
+    def __init__(self, max_buffers=10):
+        self.frame = None
+        self.pool = []
+        self.max_buffers = max_buffers
+        self.captures = 0
+        self.capture_errors = 0
+        self.skipped = 0  # captures dropped because every buffer was still being written
+        self.event = asyncio.Event()
+        self._pulsed = time.ticks_ms()
+
+    def publish(self, jpeg):
+        """Copy a JPEG into a free buffer, make it the latest frame and wake the viewers."""
+        self.captures += 1
+        frame = self._free_buffer(len(jpeg) + OVERHEAD)
+        if frame is None:
+            self.skipped += 1
+            return
+        frame.fill(jpeg, self.captures)
+        self.frame = frame
+        self.pulse()
+
+    def _free_buffer(self, need):
+        small = None
+        for frame in self.pool:
+            if frame.readers == 0 and frame is not self.frame:
+                if len(frame.buf) >= need:
+                    return frame
+                small = frame
+        if small is not None:
+            self.pool.remove(small)  # outgrown: replaced by a larger one below
+        elif len(self.pool) >= self.max_buffers:
+            return None
+        try:
+            frame = Frame((need * 9 // 8 + 1023) & ~1023)
+        except MemoryError:
+            self.max_buffers = max(2, len(self.pool))
+            log_limited("pool", "frame buffers: heap full at %d buffers" % len(self.pool))
+            return None
+        self.pool.append(frame)
+        return frame
+
+    def pulse(self):
+        """Wake every waiting viewer (set, then clear: each waiter runs once)."""
+        self._pulsed = time.ticks_ms()
+        self.event.set()
+        self.event.clear()
+
+    async def keepalive(self):
+        """Re-send the last frame about once a second while the sensor delivers none."""
+        while True:
+            await asyncio.sleep_ms(KEEPALIVE_MS // 4)
+            quiet = time.ticks_diff(time.ticks_ms(), self._pulsed)
+            if self.frame is not None and quiet >= KEEPALIVE_MS:
+                self.pulse()

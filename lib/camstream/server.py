@@ -1,0 +1,135 @@
+"""HTTP connections: bounded request heads, a deadline, and a close on every path.
+
+microdot reads requests with asyncio's unbounded `readline` and has no timeouts; this
+subclass reads the head through `HeadReader` and owns each connection's socket.
+"""
+import asyncio
+import time
+
+from microdot import Microdot, Request, Response
+
+from .log import log_limited
+
+Request.max_content_length = 1024  # no route takes a body: larger ones get 413
+Request.max_body_length = 1024
+
+
+class Rejected(Exception):
+    """A request refused before it reached a route."""
+
+    def __init__(self, status, reason):
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class Closed(Exception):
+    """The client went away before sending a request."""
+
+
+class HeadReader:
+    """A reader for the request head: bounded lines, bytes and header count, and a deadline."""
+
+    def __init__(self, stream, deadline_ms, max_line, max_head, max_headers):
+        self.stream = stream
+        self.deadline = time.ticks_add(time.ticks_ms(), deadline_ms)
+        self.max_line = max_line
+        self.head_left = max_head
+        self.lines_left = max_headers + 2  # the request line and the blank line end
+        self.buf = b""
+
+    async def _fill(self):
+        left = time.ticks_diff(self.deadline, time.ticks_ms())
+        try:
+            if left <= 0:
+                raise asyncio.TimeoutError
+            data = await asyncio.wait_for_ms(self.stream.read(512), left)
+        except asyncio.TimeoutError:
+            raise Rejected(408, "Request Timeout")
+        if not data:
+            raise Closed()
+        self.buf += data
+
+    async def readline(self):
+        while True:
+            end = self.buf.find(b"\n") + 1
+            if end or len(self.buf) > self.max_line:
+                break
+            await self._fill()
+        line = self.buf[:end] if end else self.buf
+        self.buf = self.buf[len(line):]
+        self.head_left -= len(line)
+        self.lines_left -= 1
+        if len(line) > self.max_line or self.head_left < 0 or self.lines_left < 0:
+            raise Rejected(431, "Request Header Fields Too Large")
+        if b"\x00" in line:
+            raise Rejected(400, "Bad Request")
+        return line
+
+    async def read(self, n=-1):
+        if not self.buf:
+            await self._fill()
+        if n < 0:
+            n = len(self.buf)
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    async def readexactly(self, n):
+        while len(self.buf) < n:
+            await self._fill()
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+
+class Server(Microdot):
+    """microdot with request limits, and sockets closed whatever happens to a connection."""
+
+    def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=8192, max_headers=32):
+        super().__init__()
+        self.limits = (head_timeout_ms, max_line, max_head, max_headers)
+        self.connections = 0
+        self.rejected = 0
+        self.socket_errors = 0
+
+    async def handle_request(self, reader, writer):
+        self.connections += 1
+        res = None
+        try:
+            try:
+                req = await self._read_request(reader, writer)
+            except Rejected as exc:
+                self.rejected += 1
+                req = None
+                res = Response(exc.reason + "\n", exc.status, {"Connection": "close"}, exc.reason)
+            if req is not None:
+                res = await self.dispatch_request(req)
+            if res is not None and res is not Response.already_handled:
+                await res.write(writer)
+        except Closed:
+            pass
+        except OSError as exc:  # a reset, EIO (5) from OpenMV, a timeout...
+            self.socket_errors += 1
+            log_limited("socket", "connection error %r" % (exc,))
+        except Exception as exc:
+            log_limited("request", "request failed: %r" % (exc,))
+        finally:
+            self.connections -= 1
+            close = res is not None and getattr(res.body, "close", None)
+            if close:
+                close()
+            try:
+                await writer.aclose()
+            except OSError:
+                pass
+
+    async def _read_request(self, reader, writer):
+        head = HeadReader(reader, *self.limits)
+        try:
+            req = await Request.create(self, head, writer, writer.get_extra_info("peername"))
+        except (Rejected, Closed, OSError):
+            raise
+        except Exception:  # microdot's parser: ValueError, IndexError, UnicodeError...
+            req = None
+        if req is None or not req.url.startswith("/") or req.http_version not in ("1.0", "1.1"):
+            raise Rejected(400, "Bad Request")
+        return req

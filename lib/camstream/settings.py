@@ -1,0 +1,120 @@
+"""Settings from `settings.json`: every value checked, every bad one replaced by its default.
+
+A missing, corrupt or partly wrong file never stops the camera: each problem is one line on
+the console and the safe default is used instead.
+"""
+import json
+
+FRAMESIZES = ("QQVGA", "QVGA", "HVGA", "VGA", "SVGA", "XGA", "HD")
+PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
+
+
+def _int(lo, hi):
+    def check(v):
+        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
+            return "a whole number from %d to %d" % (lo, hi)
+    return check
+
+
+def _choice(options):
+    def check(v):
+        if v not in options:
+            return "one of " + ", ".join(options)
+    return check
+
+
+def _text(lo, hi):
+    def check(v):
+        if not isinstance(v, str) or not lo <= len(v) <= hi:
+            return "text of %d to %d characters" % (lo, hi)
+    return check
+
+
+def _flag(v):
+    if not isinstance(v, bool):
+        return "true or false"
+
+
+def _networks(v):
+    ok = isinstance(v, list) and all(
+        isinstance(n, dict) and _text(1, 32)(n.get("ssid")) is None
+        and _text(0, 63)(n.get("password", "")) is None for n in v)
+    if not ok:
+        return 'a list of {"ssid": ..., "password": ...}'
+
+
+def _login(v):
+    if v is not None and not (isinstance(v, dict) and _text(1, 64)(v.get("user")) is None
+                              and _text(1, 64)(v.get("password")) is None):
+        return 'null or {"user": ..., "password": ...}'
+
+
+# name: (default, check). Dotted names are nested objects in the file.
+SCHEMA = {
+    "wifi": ([], _networks),
+    "hostname": ("openmv-cam", _text(1, 32)),
+    "ap.ssid": ("openmv-cam", _text(1, 32)),
+    "ap.password": ("", _text(0, 63)),
+    "ap.open": (False, _flag),
+    "port": (80, _int(1, 65535)),
+    "camera.framesize": ("QVGA", _choice(FRAMESIZES)),
+    "camera.pixformat": ("RGB565", _choice(PIXFORMATS)),
+    "camera.quality": (85, _int(10, 100)),
+    "camera.fps_cap": (0, _int(0, 120)),
+    "viewers.max": (8, _int(1, 64)),
+    "viewers.stall_timeout_s": (10, _int(1, 600)),
+    "requests.timeout_s": (5, _int(1, 60)),
+    "requests.max_line": (2048, _int(256, 16384)),
+    "requests.max_head": (8192, _int(1024, 65536)),
+    "requests.max_headers": (32, _int(4, 256)),
+    "login": (None, _login),
+}
+
+
+def _flatten(obj, prefix, out):
+    for key, value in obj.items():
+        name = prefix + key
+        if isinstance(value, dict) and name not in SCHEMA:
+            _flatten(value, name + ".", out)
+        else:
+            out[name] = value
+    return out
+
+
+def validate(data, warn=print):
+    """A complete settings dict (flat, dotted names) from parsed JSON, warning once per problem."""
+    result = {name: spec[0] for name, spec in SCHEMA.items()}
+    if not isinstance(data, dict):
+        warn("settings: the file must hold a JSON object; using defaults")
+        return result
+    for name, value in _flatten(data, "", {}).items():
+        if name.startswith("_"):
+            continue  # comments in the template
+        spec = SCHEMA.get(name)
+        if spec is None:
+            warn("settings: unknown setting %s ignored" % name)
+            continue
+        problem = spec[1](value)
+        if problem:
+            warn("settings: %s must be %s; using %r" % (name, problem, spec[0]))
+        else:
+            result[name] = value
+    if not result["ap.open"] and len(result["ap.password"]) < 8:
+        if data.get("ap") is not None:
+            warn("settings: ap.password needs 8 or more characters (WPA2); the access point stays off")
+        result["ap.ssid"] = None
+    return result
+
+
+def load(path="settings.json", warn=print):
+    """Read and validate the settings file; never raises."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except OSError:
+        warn("settings: no %s; using defaults" % path)
+        data = {}
+    except (ValueError, MemoryError) as exc:
+        warn("settings: %s is not valid JSON (%s); using defaults" % (path, exc))
+        data = {}
+    return validate(data, warn)

@@ -1,0 +1,106 @@
+"""The web app: the live page, the MJPEG stream, a still snapshot and the counters."""
+import gc
+import time
+
+from microdot import Response
+
+from .hub import BOUNDARY
+from .server import Server
+from .viewers import Still
+
+NO_CACHE = "no-store, no-cache, must-revalidate"
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<title>Camera</title>
+<style>body{margin:0;background:#111;color:#ddd;font:15px sans-serif;text-align:center}
+img{max-width:100%;height:auto;background:#000}a{color:#8cf}p{margin:.6em}</style>
+</head><body>
+<img id="live" src="/stream.jpg" alt="live camera stream" width="320" height="240">
+<p><a href="/snapshot.jpg">Snapshot</a> &middot; <a href="/stream.jpg">Stream</a>
+&middot; <a href="/status.json">Status</a></p>
+</body></html>
+"""
+
+
+def text(body, status, reason, headers=None):
+    """A short plain-text answer with its own reason phrase."""
+    hdrs = {"Content-Type": "text/plain; charset=UTF-8"}
+    if headers:
+        hdrs.update(headers)
+    return Response(body + "\n", status, hdrs, reason)
+
+
+def create_app(hub, viewers, limits=()):
+    """The microdot application serving `hub` to `viewers`; `limits` as `Server` takes them."""
+    app = Server(*limits)
+    started = time.ticks_ms()
+
+    @app.errorhandler(404)
+    async def not_found(request):
+        return text("Not found", 404, "Not Found")
+
+    @app.errorhandler(405)
+    async def not_allowed(request):
+        return text("Method not allowed", 405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+
+    @app.errorhandler(413)
+    async def too_large(request):
+        return text("Payload too large", 413, "Payload Too Large")
+
+    @app.errorhandler(500)
+    async def failed(request):
+        return text("Internal server error", 500, "Internal Server Error")
+
+    @app.get("/")
+    async def index(request):
+        return Response(PAGE, headers={"Content-Type": "text/html; charset=UTF-8"})
+
+    @app.get("/stream.jpg")
+    async def stream(request):
+        if viewers.full():
+            return text("Too many viewers", 503, "Service Unavailable", {"Retry-After": "5"})
+        return Response(viewers.open(), headers={
+            "Content-Type": "multipart/x-mixed-replace; boundary=" + BOUNDARY,
+            "Cache-Control": NO_CACHE,
+            "Pragma": "no-cache",
+            "Connection": "close",
+        })
+
+    @app.get("/snapshot.jpg")
+    async def snapshot(request):
+        frame = hub.frame
+        if frame is None:
+            return text("No frame yet", 503, "Service Unavailable", {"Retry-After": "1"})
+        return Response(Still(frame), headers={
+            "Content-Type": "image/jpeg",
+            "Content-Length": str(len(frame.jpeg)),
+            "Cache-Control": "no-store",
+            "X-Timestamp": frame.stamp,
+            "X-Frame-Age": "%.3f" % (frame.age_ms() / 1000),
+        })
+
+    @app.get("/status.json")
+    async def status(request):
+        gc.collect()
+        frame = hub.frame
+        return {
+            "uptime_s": time.ticks_diff(time.ticks_ms(), started) // 1000,
+            "captures": hub.captures,
+            "capture_errors": hub.capture_errors,
+            "frame_age_ms": frame.age_ms() if frame else None,
+            "frame_bytes": len(frame.jpeg) if frame else 0,
+            "frames_skipped": hub.skipped,
+            "frame_buffers": len(hub.pool),
+            "viewers": len(viewers.streams),
+            "viewer_limit": viewers.limit,
+            "viewers_served": viewers.served,
+            "viewers_dropped": viewers.dropped,
+            "connections": app.connections,
+            "requests_rejected": app.rejected,
+            "socket_errors": app.socket_errors,
+            "heap_used": gc.mem_alloc(),
+            "heap_free": gc.mem_free(),
+        }
+
+    return app

@@ -1,0 +1,42 @@
+"""Camera firmware: one capture loop feeding a frame hub that any number of viewers share."""
+import asyncio
+
+from camstream import settings
+from camstream.camera import Camera
+from camstream.capture import capture_loop
+from camstream.hub import FrameHub
+from camstream.viewers import Viewers
+from camstream.web import create_app
+
+
+def local_address():
+    """The station's IP address where there is a network interface, else loopback."""
+    try:
+        import network
+        return network.WLAN(network.STA_IF).ifconfig()[0]
+    except (ImportError, AttributeError, OSError):
+        return "127.0.0.1"
+
+
+async def serve(cfg):
+    camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"])
+    hub = FrameHub(max_buffers=cfg["viewers.max"] + 2)
+    viewers = Viewers(hub, cfg["viewers.max"], cfg["viewers.stall_timeout_s"] * 1000)
+    app = create_app(hub, viewers, (cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
+                                    cfg["requests.max_head"], cfg["requests.max_headers"]))
+    asyncio.create_task(capture_loop(camera, hub))
+    asyncio.create_task(hub.keepalive())
+    asyncio.create_task(viewers.watchdog())
+    print("camera: serving http://%s:%d/" % (local_address(), cfg["port"]))
+    await app.start_server(host="0.0.0.0", port=cfg["port"])
+
+
+def main():
+    cfg = settings.load()
+    try:
+        asyncio.run(serve(cfg))
+    except KeyboardInterrupt:
+        print("camera: stopped")
+
+
+main()

@@ -1,0 +1,68 @@
+"""Render the simulated sensor's test card: QVGA JPEG frames with visible motion.
+
+Usage: python tools/make_testcard.py OUT_DIR [FRAMES]
+"""
+import math
+import os
+import random
+import sys
+
+from PIL import Image, ImageDraw
+
+WIDTH, HEIGHT = 320, 240
+QUALITY = 85
+BARS = [(192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0),
+        (192, 0, 192), (192, 0, 0), (0, 0, 192)]
+
+
+def background(seed=7):
+    """Colour bars over a fine, fixed texture (gives a realistic JPEG size)."""
+    img = Image.new("RGB", (WIDTH, HEIGHT))
+    draw = ImageDraw.Draw(img)
+    bar = WIDTH // len(BARS) + 1
+    for i, colour in enumerate(BARS):
+        draw.rectangle([i * bar, 0, (i + 1) * bar, HEIGHT * 2 // 3], fill=colour)
+    for x in range(WIDTH):
+        level = x * 255 // (WIDTH - 1)
+        draw.line([x, HEIGHT * 2 // 3, x, HEIGHT], fill=(level, level, level))
+    rng = random.Random(seed)
+    px = img.load()
+    for y in range(HEIGHT):
+        for x in range(WIDTH):
+            r, g, b = px[x, y]
+            n = rng.randint(-14, 14)
+            px[x, y] = (max(0, min(255, r + n)), max(0, min(255, g + n)),
+                        max(0, min(255, b + n)))
+    return img
+
+
+def frame(base, i, count):
+    """One frame: a ball circling the card, a sweeping bar and the frame number."""
+    img = base.copy()
+    draw = ImageDraw.Draw(img)
+    angle = 2 * math.pi * i / count
+    cx = WIDTH // 2 + int(110 * math.cos(angle))
+    cy = HEIGHT // 3 + int(60 * math.sin(angle))
+    draw.ellipse([cx - 22, cy - 22, cx + 22, cy + 22], fill=(255, 255, 255),
+                 outline=(0, 0, 0), width=3)
+    sweep = i * WIDTH // count
+    draw.rectangle([sweep, HEIGHT - 30, sweep + 12, HEIGHT - 1], fill=(255, 64, 0))
+    draw.rectangle([4, 4, 92, 22], fill=(0, 0, 0))
+    draw.text((8, 8), "frame %02d" % i, fill=(255, 255, 255))
+    return img
+
+
+def main(out_dir, count=30):
+    os.makedirs(out_dir, exist_ok=True)
+    base = background()
+    sizes = []
+    for i in range(count):
+        path = os.path.join(out_dir, "%02d.jpg" % i)
+        frame(base, i, count).save(path, "JPEG", quality=QUALITY)
+        sizes.append(os.path.getsize(path))
+    print("test card: %d frames, %d to %d bytes, in %s"
+          % (count, min(sizes), max(sizes), out_dir))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 30)
