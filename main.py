@@ -20,7 +20,7 @@ def local_address():
 
 async def serve(cfg):
     camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"])
-    hub = FrameHub(max_buffers=cfg["viewers.max"] + 2)
+    hub = FrameHub(cfg["camera.buffer_kb"] * 1024, max_buffers=cfg["viewers.max"] + 2)
     viewers = Viewers(hub, cfg["viewers.max"], cfg["viewers.stall_timeout_s"] * 1000)
     app = create_app(hub, viewers, (cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                                     cfg["requests.max_head"], cfg["requests.max_headers"]))

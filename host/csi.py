@@ -29,6 +29,7 @@ BUFFER_SIZE = 24 * 1024
 _buffer = bytearray(BUFFER_SIZE)  # the one frame buffer, as on the board
 _COMMENT = b"\xff\xfe\x00\x0eseq=%08d"  # COM segment: marker, length 14, payload
 _TIMEOUT_MS = 3000
+_first_frame_due = None
 
 
 def _env(name, default):
@@ -79,11 +80,14 @@ class CSI:
         random.seed(1)
         self._seq = 0
         self._size = (320, 240)
+        global _first_frame_due
+        if _first_frame_due is None:
+            _first_frame_due = time.ticks_add(time.ticks_ms(), int(_env("SIM_FIRST_FRAME_S", 0.0) * 1000))
         self.reset()
-        self._due = time.ticks_add(time.ticks_ms(), int(_env("SIM_FIRST_FRAME_S", 0.0) * 1000))
 
     def reset(self):
-        self._due = time.ticks_ms()
+        now = time.ticks_ms()
+        self._due = _first_frame_due if time.ticks_diff(_first_frame_due, now) > 0 else now
 
     def pixformat(self, fmt=None):
         return RGB565

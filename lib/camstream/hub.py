@@ -69,10 +69,11 @@ class Frame:
 class FrameHub:
     """Holds the latest frame and wakes the viewers when it changes."""
 
-    def __init__(self, max_buffers=10):
+    def __init__(self, buffer_size=28 * 1024, max_buffers=10):
         self.frame = None
-        self.pool = []
-        self.max_buffers = max_buffers
+        # two buffers up front, while the heap is still in one piece; more only for slow viewers
+        self.pool = [Frame(buffer_size), Frame(buffer_size)]
+        self.max_buffers = max(2, max_buffers)
         self.captures = 0
         self.capture_errors = 0
         self.skipped = 0  # captures dropped because every buffer was still being written
@@ -104,8 +105,8 @@ class FrameHub:
         try:
             frame = Frame((need * 9 // 8 + 1023) & ~1023)
         except MemoryError:
-            self.max_buffers = max(2, len(self.pool))
-            log_limited("pool", "frame buffers: heap full at %d buffers" % len(self.pool))
+            log_limited("pool", "frame buffers: no room for %d bytes beside %d buffers"
+                        % (need, len(self.pool)))
             return None
         self.pool.append(frame)
         return frame

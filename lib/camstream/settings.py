@@ -5,7 +5,8 @@ the console and the safe default is used instead.
 """
 import json
 
-FRAMESIZES = ("QQVGA", "QVGA", "HVGA", "VGA", "SVGA", "XGA", "HD")
+# frame size: a frame buffer's default size in KB (room for a quality-90 JPEG of a busy scene)
+FRAMESIZES = {"QQVGA": 12, "QVGA": 28, "HVGA": 40, "VGA": 64, "SVGA": 96, "XGA": 128, "HD": 160}
 PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
 
 
@@ -19,7 +20,7 @@ def _int(lo, hi):
 def _choice(options):
     def check(v):
         if v not in options:
-            return "one of " + ", ".join(options)
+            return "one of " + ", ".join(sorted(options))
     return check
 
 
@@ -61,6 +62,7 @@ SCHEMA = {
     "camera.pixformat": ("RGB565", _choice(PIXFORMATS)),
     "camera.quality": (85, _int(10, 100)),
     "camera.fps_cap": (0, _int(0, 120)),
+    "camera.buffer_kb": (0, _int(0, 512)),
     "viewers.max": (8, _int(1, 64)),
     "viewers.stall_timeout_s": (10, _int(1, 600)),
     "requests.timeout_s": (5, _int(1, 60)),
@@ -103,6 +105,8 @@ def validate(data, warn=print):
         if data.get("ap") is not None:
             warn("settings: ap.password needs 8 or more characters (WPA2); the access point stays off")
         result["ap.ssid"] = None
+    if not result["camera.buffer_kb"]:
+        result["camera.buffer_kb"] = FRAMESIZES[result["camera.framesize"]]
     return result
 
 
