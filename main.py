@@ -5,8 +5,9 @@ from camstream import settings
 from camstream.camera import Camera
 from camstream.capture import capture_loop
 from camstream.hub import FrameHub
+from camstream.server import Server
 from camstream.viewers import Viewers
-from camstream.web import create_app
+from camstream.web import add_routes
 
 
 def local_address():
@@ -22,11 +23,12 @@ async def serve(cfg):
     camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"])
     hub = FrameHub(cfg["camera.buffer_kb"] * 1024, max_buffers=cfg["viewers.max"] + 2)
     viewers = Viewers(hub, cfg["viewers.max"], cfg["viewers.stall_timeout_s"] * 1000)
-    app = create_app(hub, viewers, (cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
-                                    cfg["requests.max_head"], cfg["requests.max_headers"]))
-    asyncio.create_task(capture_loop(camera, hub))
-    asyncio.create_task(hub.keepalive())
-    asyncio.create_task(viewers.watchdog())
+    app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
+                 cfg["requests.max_head"], cfg["requests.max_headers"],
+                 cfg["viewers.stall_timeout_s"] * 1000)
+    add_routes(app, hub, viewers)
+    for job in (capture_loop(camera, hub), hub.keepalive(), viewers.watchdog(), app.watchdog()):
+        asyncio.create_task(job)
     print("camera: serving http://%s:%d/" % (local_address(), cfg["port"]))
     await app.start_server(host="0.0.0.0", port=cfg["port"])
 

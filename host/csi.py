@@ -77,6 +77,7 @@ class CSI:
         self._fault_rate = _env("SIM_FAULT_RATE", 0.0)
         self._stall_at = _env("SIM_STALL_AT", 0)
         self._stall_ms = int(_env("SIM_STALL_S", 0.0) * 1000)
+        self._stall_until = time.ticks_ms()
         random.seed(1)
         self._seq = 0
         self._size = (320, 240)
@@ -98,9 +99,12 @@ class CSI:
         return size
 
     def _ready_at(self):
+        """When the next frame is due; a stall outlasts sensor resets, as a hung sensor's would."""
         if self._stall_ms and self._seq == self._stall_at:
-            self._due = time.ticks_add(self._due, self._stall_ms)
+            self._stall_until = time.ticks_add(time.ticks_ms(), self._stall_ms)
             self._stall_ms = 0
+        if time.ticks_diff(self._stall_until, self._due) > 0:
+            return self._stall_until
         return self._due
 
     def snapshot(self, blocking=True):

@@ -64,6 +64,7 @@ def test_sensor_read_once_per_frame_whatever_the_viewers(start):
     fw = start()
     rates = {}
     for viewers in (0, 1, 8):
+        assert wait_for(lambda: fw.status()["viewers"] == 0)
         results = {}
         threads = [threading.Thread(target=read_frames, args=(fw.port, 3, results, i))
                    for i in range(viewers)]
@@ -75,6 +76,7 @@ def test_sensor_read_once_per_frame_whatever_the_viewers(start):
         for t in threads:
             t.join(30)
         after = fw.status()
+        assert len(results) == viewers
         rates[viewers] = (after["captures"] - before["captures"]) / (time.time() - began)
         # the sensor stamps its own frame count: it matches the capture counter
         _, _, jpeg = fw.get("/snapshot.jpg")

@@ -1,7 +1,9 @@
 """The camera: OpenMV's sensor as an awaitable source of JPEG frames."""
 import asyncio
+import time
 
 POLL_MS = 1  # between non-blocking snapshot polls; the event loop runs meanwhile
+TIMEOUT_MS = 3000  # no frame for this long is a capture failure, as for a blocking snapshot
 
 
 class Camera:
@@ -29,10 +31,13 @@ class Camera:
         """The next frame, polled without blocking the event loop."""
         if self._sensor is None:
             self.reset()
+        deadline = time.ticks_add(time.ticks_ms(), TIMEOUT_MS)
         while True:
             img = self._sensor.snapshot(blocking=False)
             if img is not None:
                 return img
+            if time.ticks_diff(time.ticks_ms(), deadline) > 0:
+                raise RuntimeError("no frame from the sensor for %d ms" % TIMEOUT_MS)
             await asyncio.sleep_ms(POLL_MS)
 
     async def jpeg(self):

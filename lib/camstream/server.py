@@ -1,7 +1,8 @@
-"""HTTP connections: bounded request heads, a deadline, and a close on every path.
+"""HTTP connections: bounded request heads, deadlines, and a close on every path.
 
 microdot reads requests with asyncio's unbounded `readline` and has no timeouts; this
-subclass reads the head through `HeadReader` and owns each connection's socket.
+subclass reads the head through `HeadReader`, gives every connection a deadline, and owns
+each connection's socket. Streaming responses opt out of the deadline (see `Server.stream`).
 """
 import asyncio
 import time
@@ -24,28 +25,21 @@ class Rejected(Exception):
 
 
 class Closed(Exception):
-    """The client went away before sending a request."""
+    """The client went away before sending a whole request."""
 
 
 class HeadReader:
-    """A reader for the request head: bounded lines, bytes and header count, and a deadline."""
+    """The connection's reader, bounded: line length, head size and header count."""
 
-    def __init__(self, stream, deadline_ms, max_line, max_head, max_headers):
+    def __init__(self, stream, max_line, max_head, max_headers):
         self.stream = stream
-        self.deadline = time.ticks_add(time.ticks_ms(), deadline_ms)
         self.max_line = max_line
         self.head_left = max_head
         self.lines_left = max_headers + 2  # the request line and the blank line end
         self.buf = b""
 
     async def _fill(self):
-        left = time.ticks_diff(self.deadline, time.ticks_ms())
-        try:
-            if left <= 0:
-                raise asyncio.TimeoutError
-            data = await asyncio.wait_for_ms(self.stream.read(512), left)
-        except asyncio.TimeoutError:
-            raise Rejected(408, "Request Timeout")
+        data = await self.stream.read(512)
         if not data:
             raise Closed()
         self.buf += data
@@ -77,22 +71,30 @@ class HeadReader:
     async def readexactly(self, n):
         while len(self.buf) < n:
             await self._fill()
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
+        return await self.read(n)
 
 
 class Server(Microdot):
-    """microdot with request limits, and sockets closed whatever happens to a connection."""
+    """microdot with request limits and deadlines; sockets closed whatever happens."""
 
-    def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=8192, max_headers=32):
+    def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=8192, max_headers=32,
+                 response_timeout_ms=10000):
         super().__init__()
-        self.limits = (head_timeout_ms, max_line, max_head, max_headers)
-        self.connections = 0
+        self.head_timeout_ms = head_timeout_ms
+        self.response_timeout_ms = response_timeout_ms
+        self.head_limits = (max_line, max_head, max_headers)
+        self.deadlines = {}  # connection task: ticks by which it must be done
         self.rejected = 0
+        self.timed_out = 0
         self.socket_errors = 0
 
+    def stream(self, task):
+        """Exempt a streaming connection from the deadline: its viewer watchdog polices it."""
+        self.deadlines.pop(task, None)
+
     async def handle_request(self, reader, writer):
-        self.connections += 1
+        task = asyncio.current_task()
+        self.deadlines[task] = time.ticks_add(time.ticks_ms(), self.head_timeout_ms)
         res = None
         try:
             try:
@@ -101,19 +103,21 @@ class Server(Microdot):
                 self.rejected += 1
                 req = None
                 res = Response(exc.reason + "\n", exc.status, {"Connection": "close"}, exc.reason)
+            if task in self.deadlines:
+                self.deadlines[task] = time.ticks_add(time.ticks_ms(), self.response_timeout_ms)
             if req is not None:
                 res = await self.dispatch_request(req)
             if res is not None and res is not Response.already_handled:
                 await res.write(writer)
         except Closed:
             pass
-        except OSError as exc:  # a reset, EIO (5) from OpenMV, a timeout...
+        except OSError as exc:  # a reset, EIO (5) as OpenMV reports it, a timeout...
             self.socket_errors += 1
             log_limited("socket", "connection error %r" % (exc,))
         except Exception as exc:
             log_limited("request", "request failed: %r" % (exc,))
         finally:
-            self.connections -= 1
+            self.deadlines.pop(task, None)
             close = res is not None and getattr(res.body, "close", None)
             if close:
                 close()
@@ -123,7 +127,7 @@ class Server(Microdot):
                 pass
 
     async def _read_request(self, reader, writer):
-        head = HeadReader(reader, *self.limits)
+        head = HeadReader(reader, *self.head_limits)
         try:
             req = await Request.create(self, head, writer, writer.get_extra_info("peername"))
         except (Rejected, Closed, OSError):
@@ -133,3 +137,16 @@ class Server(Microdot):
         if req is None or not req.url.startswith("/") or req.http_version not in ("1.0", "1.1"):
             raise Rejected(400, "Bad Request")
         return req
+
+    async def watchdog(self):
+        """Close connections past their deadline: slow requests (slowloris), stuck responses."""
+        while True:
+            await asyncio.sleep_ms(250)
+            now = time.ticks_ms()
+            for task, deadline in list(self.deadlines.items()):
+                if time.ticks_diff(now, deadline) > 0:
+                    del self.deadlines[task]
+                    self.timed_out += 1
+                    log_limited("deadline", "closed a connection past its deadline (%d so far)"
+                                % self.timed_out)
+                    task.cancel()

@@ -5,7 +5,6 @@ import time
 from microdot import Response
 
 from .hub import BOUNDARY
-from .server import Server
 from .viewers import Still
 
 NO_CACHE = "no-store, no-cache, must-revalidate"
@@ -31,9 +30,8 @@ def text(body, status, reason, headers=None):
     return Response(body + "\n", status, hdrs, reason)
 
 
-def create_app(hub, viewers, limits=()):
-    """The microdot application serving `hub` to `viewers`; `limits` as `Server` takes them."""
-    app = Server(*limits)
+def add_routes(app, hub, viewers):
+    """Serve `hub` to `viewers` from `app`, a `Server`."""
     started = time.ticks_ms()
 
     @app.errorhandler(404)
@@ -60,7 +58,9 @@ def create_app(hub, viewers, limits=()):
     async def stream(request):
         if viewers.full():
             return text("Too many viewers", 503, "Service Unavailable", {"Retry-After": "5"})
-        return Response(viewers.open(), headers={
+        body = viewers.open()
+        app.stream(body.task)
+        return Response(body, headers={
             "Content-Type": "multipart/x-mixed-replace; boundary=" + BOUNDARY,
             "Cache-Control": NO_CACHE,
             "Pragma": "no-cache",
@@ -96,8 +96,8 @@ def create_app(hub, viewers, limits=()):
             "viewer_limit": viewers.limit,
             "viewers_served": viewers.served,
             "viewers_dropped": viewers.dropped,
-            "connections": app.connections,
             "requests_rejected": app.rejected,
+            "requests_timed_out": app.timed_out,
             "socket_errors": app.socket_errors,
             "heap_used": gc.mem_alloc(),
             "heap_free": gc.mem_free(),
