@@ -25,7 +25,7 @@ async def serve(cfg):
     viewers = Viewers(hub, cfg["viewers.max"], cfg["viewers.stall_timeout_s"] * 1000)
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
-                 cfg["viewers.stall_timeout_s"] * 1000)
+                 cfg["viewers.stall_timeout_s"] * 1000, cfg["viewers.max"] + 4)
     add_routes(app, hub, viewers)
     for job in (capture_loop(camera, hub), hub.keepalive(), viewers.watchdog(), app.watchdog()):
         asyncio.create_task(job)

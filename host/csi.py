@@ -30,6 +30,7 @@ _buffer = bytearray(BUFFER_SIZE)  # the one frame buffer, as on the board
 _COMMENT = b"\xff\xfe\x00\x0eseq=%08d"  # COM segment: marker, length 14, payload
 _TIMEOUT_MS = 3000
 _first_frame_due = None
+random.seed(1)
 
 
 def _env(name, default):
@@ -78,7 +79,6 @@ class CSI:
         self._stall_at = _env("SIM_STALL_AT", 0)
         self._stall_ms = int(_env("SIM_STALL_S", 0.0) * 1000)
         self._stall_until = time.ticks_ms()
-        random.seed(1)
         self._seq = 0
         self._size = (320, 240)
         global _first_frame_due

@@ -17,15 +17,14 @@ class Camera:
 
     def reset(self):
         """(Re)initialise the sensor; raises if the settings name no such mode."""
-        try:
-            import csi
-            sensor = csi.CSI()
-            sensor.reset()
-            sensor.pixformat(getattr(csi, self.pixformat))
-            sensor.framesize(getattr(csi, self.framesize))
-        except ImportError:
-            sensor = _LegacySensor(self.pixformat, self.framesize)
-        self._sensor = sensor
+        if self._sensor is None:
+            try:
+                import csi
+                self._sensor = _Sensor(csi, csi.CSI())
+            except ImportError:
+                import sensor
+                self._sensor = _Sensor(sensor, None)
+        self._sensor.reset(self.pixformat, self.framesize)
 
     async def snapshot(self):
         """The next frame, polled without blocking the event loop."""
@@ -48,15 +47,24 @@ class Camera:
         return img.bytearray()
 
 
-class _LegacySensor:
-    """The `sensor` module behind the `csi.CSI` calls the camera makes."""
+class _Sensor:
+    """One face for `csi.CSI` (firmware 4.8+) and the legacy `sensor` module."""
 
-    def __init__(self, pixformat, framesize):
-        import sensor
-        sensor.reset()
-        sensor.set_pixformat(getattr(sensor, pixformat))
-        sensor.set_framesize(getattr(sensor, framesize))
-        self._sensor = sensor
+    def __init__(self, module, csi):
+        self.module = module
+        self.csi = csi
+
+    def reset(self, pixformat, framesize):
+        pixformat = getattr(self.module, pixformat)
+        framesize = getattr(self.module, framesize)
+        if self.csi is None:
+            self.module.reset()
+            self.module.set_pixformat(pixformat)
+            self.module.set_framesize(framesize)
+        else:
+            self.csi.reset()
+            self.csi.pixformat(pixformat)
+            self.csi.framesize(framesize)
 
     def snapshot(self, blocking=True):
-        return self._sensor.snapshot(blocking=blocking)
+        return (self.csi or self.module).snapshot(blocking=blocking)

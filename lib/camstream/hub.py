@@ -27,6 +27,7 @@ class Frame:
 
     Every viewer writes the same `chunks`, slices of the one buffer; nothing is copied per
     viewer. `readers` counts the writes in progress: the buffer is refilled only at zero.
+    Viewers tell frames apart by `seq`, so refilling the latest frame's buffer is safe.
     """
 
     def __init__(self, capacity):
@@ -93,8 +94,8 @@ class FrameHub:
 
     def _free_buffer(self, need):
         small = None
-        for frame in self.pool:
-            if frame.readers == 0 and frame is not self.frame:
+        for frame in self.pool:  # the latest frame's too, once no viewer is writing it
+            if frame.readers == 0:
                 if len(frame.buf) >= need:
                     return frame
                 small = frame

@@ -74,12 +74,18 @@ class HeadReader:
         return await self.read(n)
 
 
+BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
+
+
 class Server(Microdot):
-    """microdot with request limits and deadlines; sockets closed whatever happens."""
+    """microdot with request limits, deadlines and a connection cap; sockets always closed."""
 
     def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=8192, max_headers=32,
-                 response_timeout_ms=10000):
+                 response_timeout_ms=10000, max_connections=12):
         super().__init__()
+        self.max_connections = max_connections
+        self.connections = 0
+        self.turned_away = 0
         self.head_timeout_ms = head_timeout_ms
         self.response_timeout_ms = response_timeout_ms
         self.head_limits = (max_line, max_head, max_headers)
@@ -93,6 +99,15 @@ class Server(Microdot):
         self.deadlines.pop(task, None)
 
     async def handle_request(self, reader, writer):
+        if self.connections >= self.max_connections:  # bounds the heap the connections take
+            self.turned_away += 1
+            try:
+                await writer.awrite(BUSY)
+            except OSError:
+                pass
+            await writer.aclose()
+            return
+        self.connections += 1
         task = asyncio.current_task()
         self.deadlines[task] = time.ticks_add(time.ticks_ms(), self.head_timeout_ms)
         res = None
@@ -107,6 +122,7 @@ class Server(Microdot):
                 self.deadlines[task] = time.ticks_add(time.ticks_ms(), self.response_timeout_ms)
             if req is not None:
                 res = await self.dispatch_request(req)
+                req = None  # a long response need not keep the request's objects alive
             if res is not None and res is not Response.already_handled:
                 await res.write(writer)
         except Closed:
@@ -117,6 +133,7 @@ class Server(Microdot):
         except Exception as exc:
             log_limited("request", "request failed: %r" % (exc,))
         finally:
+            self.connections -= 1
             self.deadlines.pop(task, None)
             close = res is not None and getattr(res.body, "close", None)
             if close:
@@ -132,6 +149,8 @@ class Server(Microdot):
             req = await Request.create(self, head, writer, writer.get_extra_info("peername"))
         except (Rejected, Closed, OSError):
             raise
+        except MemoryError:
+            raise Rejected(503, "Service Unavailable")
         except Exception:  # microdot's parser: ValueError, IndexError, UnicodeError...
             req = None
         if req is None or not req.url.startswith("/") or req.http_version not in ("1.0", "1.1"):

@@ -98,6 +98,8 @@ def add_routes(app, hub, viewers):
             "viewers_dropped": viewers.dropped,
             "requests_rejected": app.rejected,
             "requests_timed_out": app.timed_out,
+            "connections": app.connections,
+            "connections_turned_away": app.turned_away,
             "socket_errors": app.socket_errors,
             "heap_used": gc.mem_alloc(),
             "heap_free": gc.mem_free(),
