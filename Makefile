@@ -56,3 +56,6 @@ test: image $(TESTCARD)/.done
 
 clean:
 	rm -rf $(BUILD)
+
+bench: image $(TESTCARD)/.done
+	$(PYTHON) bench/run.py

@@ -22,12 +22,12 @@ def local_address():
 async def serve(cfg):
     camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"])
     hub = FrameHub(cfg["camera.buffer_kb"] * 1024, max_buffers=cfg["viewers.max"] + 2)
-    viewers = Viewers(hub, cfg["viewers.max"], cfg["viewers.stall_timeout_s"] * 1000)
+    viewers = Viewers(hub, cfg["viewers.max"])
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, cfg["viewers.max"] + 4)
     add_routes(app, hub, viewers)
-    for job in (capture_loop(camera, hub), hub.keepalive(), viewers.watchdog(), app.watchdog()):
+    for job in (capture_loop(camera, hub), hub.keepalive(), app.watchdog()):
         asyncio.create_task(job)
     print("camera: serving http://%s:%d/" % (local_address(), cfg["port"]))
     await app.start_server(host="0.0.0.0", port=cfg["port"])

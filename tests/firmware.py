@@ -26,7 +26,7 @@ def free_port():
 class Firmware:
     """One MicroPython process running build/image/main.py with the simulated camera."""
 
-    def __init__(self, workdir, heap="256K", settings=None, env=None, image=IMAGE):
+    def __init__(self, workdir, heap="256K", settings=None, env=None, image=IMAGE, script=None):
         self.port = free_port()
         self.lines = []
         cfg = {"port": self.port}
@@ -35,13 +35,13 @@ class Firmware:
             json.dump(cfg, f)
         environ = dict(os.environ)
         environ.update({
-            "MICROPYPATH": "%s/lib:%s/host:.frozen" % (image, ROOT),
+            "MICROPYPATH": "%s/lib:%s/host:%s:.frozen" % (image, ROOT, image),
             "SIM_TESTCARD": TESTCARD,
             "SIM_FPS": "30",
         })
         environ.update(env or {})
         self.proc = subprocess.Popen(
-            [MICROPYTHON, "-X", "heapsize=" + heap, os.path.join(image, "main.py")],
+            [MICROPYTHON, "-X", "heapsize=" + heap, script or os.path.join(image, "main.py")],
             cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.ready = threading.Event()
         threading.Thread(target=self._read_console, daemon=True).start()
@@ -74,6 +74,12 @@ class Firmware:
 
     def status(self):
         return json.loads(self.get("/status.json")[2])
+
+    def cpu_seconds(self):
+        """User plus system CPU time the firmware process has used."""
+        with open("/proc/%d/stat" % self.proc.pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))

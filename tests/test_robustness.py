@@ -172,7 +172,7 @@ def test_stuck_viewer_is_dropped_and_others_are_unaffected(start):
     stuck.connect(("127.0.0.1", fw.port))
     stuck.sendall(b"GET /stream.jpg HTTP/1.1\r\n\r\n")  # and never reads
     viewers = Streaming(fw.port, 4)
-    assert wait_for(lambda: fw.status()["viewers_dropped"] == 1, timeout=30), fw.status()
+    assert wait_for(lambda: fw.status()["connections_stalled"] == 1, timeout=30), fw.status()
     dropped_after = time.time() - viewers.began
     time.sleep(1)
     seconds, counts = viewers.finish()
@@ -260,6 +260,6 @@ def test_soak_1000_cycles_leave_no_viewer_socket_or_heap_behind(start):
     assert wait_for(lambda: fw.status()["viewers"] == 0)
     assert wait_for(lambda: fw.fds() <= fds, timeout=5), (fds, fw.fds())
     after = fw.status()
-    assert after["viewers_served"] >= 300  # the rest met the cap (503) while dead viewers waited to be noticed
+    assert after["viewers_served"] >= 100  # the rest met the cap (503): a closed viewer is noticed at its next write
     assert abs(after["heap_used"] - heap) <= 2048, (heap, after["heap_used"])
     assert "MemoryError" not in fw.console()

@@ -13,7 +13,6 @@ OPENING = b"--frame\r\n"  # the body's first bytes, straight after the headers
 CLOSING = b"\r\n--frame\r\n"  # after each JPEG, at once: browsers paint on the next boundary
 HEADER = b"Content-Type: image/jpeg\r\nContent-Length: %d\r\nX-Timestamp: %s\r\n\r\n"
 OVERHEAD = len(HEADER) + 32 + len(CLOSING)  # a part's bytes beyond its JPEG, at most
-CHUNK = 4096  # the largest slice handed to a socket write (bounds the copy a slow socket costs)
 KEEPALIVE_MS = 1000  # with no new frame for this long, viewers get the last one again
 
 
@@ -25,7 +24,7 @@ def wall_ms():
 class Frame:
     """A reusable buffer holding one multipart part: header, JPEG, closing boundary.
 
-    Every viewer writes the same `chunks`, slices of the one buffer; nothing is copied per
+    Every viewer writes the same `part`, a view of the one buffer; nothing is copied per
     viewer. `readers` counts the writes in progress: the buffer is refilled only at zero.
     Viewers tell frames apart by `seq`, so refilling the latest frame's buffer is safe.
     """
@@ -37,7 +36,7 @@ class Frame:
         self.ticks = 0
         self.stamp = ""
         self.jpeg = None
-        self.chunks = ()
+        self.part = None
 
     def fill(self, jpeg, seq):
         """Copy a JPEG out of the sensor's frame buffer (which the next snapshot overwrites)."""
@@ -53,8 +52,7 @@ class Frame:
         view[start:end] = jpeg
         view[end:end + len(CLOSING)] = CLOSING
         self.jpeg = view[start:end]
-        end += len(CLOSING)
-        self.chunks = tuple(view[i:min(i + CHUNK, end)] for i in range(0, end, CHUNK))
+        self.part = view[:end + len(CLOSING)]
 
     def acquire(self):
         self.readers += 1

@@ -1,11 +1,14 @@
-"""HTTP connections: bounded request heads, deadlines, and a close on every path.
+"""HTTP connections: bounded request heads, deadlines, zero-copy writes, a close on every path.
 
-microdot reads requests with asyncio's unbounded `readline` and has no timeouts; this
-subclass reads the head through `HeadReader`, gives every connection a deadline, and owns
-each connection's socket. Streaming responses opt out of the deadline (see `Server.stream`).
+microdot reads requests with asyncio's unbounded `readline`, has no timeouts and writes through
+`Stream.awrite`, which copies whatever a busy socket cannot take yet. This subclass reads the
+head through `HeadReader`, writes through `SocketWriter`, and polices every connection: a
+request head must arrive within a deadline, and a socket that accepts nothing for
+`stall_ms` is closed.
 """
 import asyncio
 import time
+from asyncio import core  # MicroPython's scheduler: its I/O queue, as Stream.drain uses it
 
 from microdot import Microdot, Request, Response
 
@@ -13,6 +16,9 @@ from .log import log_limited
 
 Request.max_content_length = 1024  # no route takes a body: larger ones get 413
 Request.max_body_length = 1024
+BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
+IPPROTO_TCP = 6  # the same numbers in lwIP and Linux
+TCP_NODELAY = 1
 
 
 class Rejected(Exception):
@@ -74,32 +80,53 @@ class HeadReader:
         return await self.read(n)
 
 
-BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
+class SocketWriter:
+    """Writes buffers to the non-blocking socket straight from where they are: nothing is
+    copied when the socket is busy, and nothing yields when the socket takes it all."""
+
+    def __init__(self, stream, deadline):
+        self.stream = stream
+        self.sock = stream.s
+        self.deadline = deadline  # for the request head; None once it has arrived
+        self.blocked_since = None  # while the socket takes nothing
+
+    async def awrite(self, buf):
+        view = memoryview(buf)
+        sent = 0
+        while sent < len(view):
+            n = self.sock.write(view[sent:])
+            if n:
+                sent += n
+                self.blocked_since = None  # progress
+            if sent < len(view):
+                if self.blocked_since is None:
+                    self.blocked_since = time.ticks_ms()
+                yield core._io_queue.queue_write(self.sock)
+        self.blocked_since = None
+
+    async def aclose(self):
+        await self.stream.aclose()
 
 
 class Server(Microdot):
-    """microdot with request limits, deadlines and a connection cap; sockets always closed."""
+    """microdot with request limits, deadlines, stall detection and a connection cap."""
 
     def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=8192, max_headers=32,
-                 response_timeout_ms=10000, max_connections=12):
+                 stall_ms=10000, max_connections=12):
         super().__init__()
-        self.max_connections = max_connections
-        self.connections = 0
-        self.turned_away = 0
         self.head_timeout_ms = head_timeout_ms
-        self.response_timeout_ms = response_timeout_ms
+        self.stall_ms = stall_ms
         self.head_limits = (max_line, max_head, max_headers)
-        self.deadlines = {}  # connection task: ticks by which it must be done
+        self.max_connections = max_connections
+        self.open = {}  # connection task: its SocketWriter
         self.rejected = 0
         self.timed_out = 0
+        self.stalled = 0
+        self.turned_away = 0
         self.socket_errors = 0
 
-    def stream(self, task):
-        """Exempt a streaming connection from the deadline: its viewer watchdog polices it."""
-        self.deadlines.pop(task, None)
-
     async def handle_request(self, reader, writer):
-        if self.connections >= self.max_connections:  # bounds the heap the connections take
+        if len(self.open) >= self.max_connections:  # bounds the heap the connections take
             self.turned_away += 1
             try:
                 await writer.awrite(BUSY)
@@ -107,24 +134,27 @@ class Server(Microdot):
                 pass
             await writer.aclose()
             return
-        self.connections += 1
         task = asyncio.current_task()
-        self.deadlines[task] = time.ticks_add(time.ticks_ms(), self.head_timeout_ms)
+        out = self.open[task] = SocketWriter(
+            writer, time.ticks_add(time.ticks_ms(), self.head_timeout_ms))
         res = None
         try:
+            try:
+                out.sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
+            except (OSError, AttributeError):
+                pass  # a stack without the option: small writes may wait for an ACK
             try:
                 req = await self._read_request(reader, writer)
             except Rejected as exc:
                 self.rejected += 1
                 req = None
                 res = Response(exc.reason + "\n", exc.status, {"Connection": "close"}, exc.reason)
-            if task in self.deadlines:
-                self.deadlines[task] = time.ticks_add(time.ticks_ms(), self.response_timeout_ms)
+            out.deadline = None
             if req is not None:
                 res = await self.dispatch_request(req)
                 req = None  # a long response need not keep the request's objects alive
             if res is not None and res is not Response.already_handled:
-                await res.write(writer)
+                await res.write(out)
         except Closed:
             pass
         except OSError as exc:  # a reset, EIO (5) as OpenMV reports it, a timeout...
@@ -133,8 +163,7 @@ class Server(Microdot):
         except Exception as exc:
             log_limited("request", "request failed: %r" % (exc,))
         finally:
-            self.connections -= 1
-            self.deadlines.pop(task, None)
+            self.open.pop(task, None)
             close = res is not None and getattr(res.body, "close", None)
             if close:
                 close()
@@ -158,14 +187,18 @@ class Server(Microdot):
         return req
 
     async def watchdog(self):
-        """Close connections past their deadline: slow requests (slowloris), stuck responses."""
+        """Close connections whose request is late (slowloris) or whose socket has stalled."""
         while True:
             await asyncio.sleep_ms(250)
             now = time.ticks_ms()
-            for task, deadline in list(self.deadlines.items()):
-                if time.ticks_diff(now, deadline) > 0:
-                    del self.deadlines[task]
+            for task, out in list(self.open.items()):
+                if out.deadline is not None and time.ticks_diff(now, out.deadline) > 0:
                     self.timed_out += 1
-                    log_limited("deadline", "closed a connection past its deadline (%d so far)"
-                                % self.timed_out)
-                    task.cancel()
+                elif out.blocked_since is not None and \
+                        time.ticks_diff(now, out.blocked_since) > self.stall_ms:
+                    self.stalled += 1
+                    log_limited("stall", "closed a stalled connection (%d so far)" % self.stalled)
+                else:
+                    continue
+                del self.open[task]
+                task.cancel()

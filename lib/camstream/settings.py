@@ -63,7 +63,7 @@ SCHEMA = {
     "camera.quality": (85, _int(10, 100)),
     "camera.fps_cap": (0, _int(0, 120)),
     "camera.buffer_kb": (0, _int(0, 512)),
-    "viewers.max": (8, _int(1, 64)),
+    "viewers.max": (8, _int(1, 256)),
     "viewers.stall_timeout_s": (10, _int(1, 600)),
     "requests.timeout_s": (5, _int(1, 60)),
     "requests.max_line": (2048, _int(256, 16384)),

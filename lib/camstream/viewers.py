@@ -1,57 +1,40 @@
-"""Viewers: one `FrameStream` per connected client, and the registry that polices them."""
-import asyncio
-import time
-
-from .hub import CHUNK, OPENING
-from .log import log_limited
+"""Viewers: one `FrameStream` per connected client, counted against a cap."""
+from .hub import OPENING
 
 
 class FrameStream:
     """A viewer's multipart body: the latest frame at once, then each new frame once.
 
-    microdot writes every chunk this yields and asks for the next only when the write is
-    done, so a slow viewer skips straight to the newest frame and never holds up others.
+    microdot writes each part this yields and asks for the next only when the write is done,
+    so a slow viewer skips straight to the newest frame and never holds up the others.
     """
 
-    def __init__(self, hub, viewers, task):
+    def __init__(self, hub, viewers):
         self.hub = hub
         self.viewers = viewers
-        self.task = task  # the connection's task, cancelled if its socket stalls
         self.frame = None  # the frame being written, held from reuse
-        self.seq = 0  # the sequence number last written
-        self.chunks = (OPENING,)
-        self.index = 0
-        self.waiting = False
-        self.progress = time.ticks_ms()
+        self.seq = -1  # the sequence number last written; -1 until the opening boundary
 
     def __aiter__(self):
         return self
 
     async def __anext__(self):
-        self.progress = time.ticks_ms()
-        if self.index == len(self.chunks):
-            self._let_go()
+        self._let_go()
+        if self.seq < 0:
+            self.seq = 0
+            return OPENING
+        frame = self.hub.frame
+        if frame is None or frame.seq == self.seq:
+            await self.hub.event.wait()  # a new frame, or the keep-alive pulse
             frame = self.hub.frame
-            if frame is None or frame.seq == self.seq:
-                self.waiting = True
-                await self.hub.event.wait()  # a new frame, or the keep-alive pulse
-                self.waiting = False
-                frame = self.hub.frame
-            self.frame = frame.acquire()
-            self.seq = frame.seq
-            self.chunks = frame.chunks
-            self.index = 0
-        self.index += 1
-        return self.chunks[self.index - 1]
+        self.frame = frame.acquire()
+        self.seq = frame.seq
+        return frame.part
 
     def _let_go(self):
         if self.frame is not None:
             self.frame.release()
             self.frame = None
-
-    def stalled_ms(self):
-        """How long the socket has taken to accept the last chunk (0 while waiting for a frame)."""
-        return 0 if self.waiting else time.ticks_diff(time.ticks_ms(), self.progress)
 
     async def aclose(self):
         self.close()
@@ -62,22 +45,20 @@ class FrameStream:
 
 
 class Viewers:
-    """The connected viewers: a cap on their number, and a watchdog for stalled sockets."""
+    """The connected viewers, and the cap on their number."""
 
-    def __init__(self, hub, limit=8, stall_ms=10000):
+    def __init__(self, hub, limit=8):
         self.hub = hub
         self.limit = limit
-        self.stall_ms = stall_ms
         self.streams = []
         self.served = 0
-        self.dropped = 0
 
     def full(self):
         return len(self.streams) >= self.limit
 
     def open(self):
-        """A new FrameStream for the current connection, registered until closed."""
-        stream = FrameStream(self.hub, self, asyncio.current_task())
+        """A new FrameStream, registered until it is closed."""
+        stream = FrameStream(self.hub, self)
         self.streams.append(stream)
         self.served += 1
         return stream
@@ -86,34 +67,23 @@ class Viewers:
         if stream in self.streams:
             self.streams.remove(stream)
 
-    async def watchdog(self):
-        """Drop viewers whose socket accepted nothing for `stall_ms` (microdot has no timeouts)."""
-        while True:
-            await asyncio.sleep_ms(min(1000, self.stall_ms // 2))
-            for stream in [s for s in self.streams if s.stalled_ms() > self.stall_ms]:
-                self.dropped += 1
-                log_limited("stall", "dropped a stalled viewer (%d so far)" % self.dropped)
-                stream.close()
-                stream.task.cancel()
-
 
 class Still:
     """The body of a snapshot: one frame's JPEG, held from reuse until the response closes."""
 
     def __init__(self, frame):
         self.frame = frame.acquire()
-        self.offset = 0
+        self.sent = False
 
     def __aiter__(self):
         return self
 
     async def __anext__(self):
-        jpeg = self.frame.jpeg if self.frame else b""
-        if self.offset >= len(jpeg):
+        if self.sent or self.frame is None:
             self.close()
             raise StopAsyncIteration
-        self.offset += CHUNK
-        return jpeg[self.offset - CHUNK:self.offset]
+        self.sent = True
+        return self.frame.jpeg
 
     async def aclose(self):
         self.close()

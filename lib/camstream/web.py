@@ -58,9 +58,7 @@ def add_routes(app, hub, viewers):
     async def stream(request):
         if viewers.full():
             return text("Too many viewers", 503, "Service Unavailable", {"Retry-After": "5"})
-        body = viewers.open()
-        app.stream(body.task)
-        return Response(body, headers={
+        return Response(viewers.open(), headers={
             "Content-Type": "multipart/x-mixed-replace; boundary=" + BOUNDARY,
             "Cache-Control": NO_CACHE,
             "Pragma": "no-cache",
@@ -95,10 +93,10 @@ def add_routes(app, hub, viewers):
             "viewers": len(viewers.streams),
             "viewer_limit": viewers.limit,
             "viewers_served": viewers.served,
-            "viewers_dropped": viewers.dropped,
             "requests_rejected": app.rejected,
             "requests_timed_out": app.timed_out,
-            "connections": app.connections,
+            "connections": len(app.open),
+            "connections_stalled": app.stalled,
             "connections_turned_away": app.turned_away,
             "socket_errors": app.socket_errors,
             "heap_used": gc.mem_alloc(),

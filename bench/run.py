@@ -1,0 +1,224 @@
+"""`make bench`: fan-out, CPU, latency and heap of the firmware against two reference designs.
+
+Each design runs under the MicroPython unix port with the simulated sensor at 30 fps (QVGA,
+about 20 KB a frame); viewers are driven from a separate client process (bench/viewers.py).
+Writes bench/results/results.{md,json} and chart.png, and prints the table.
+"""
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from firmware import Firmware  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+FPS = 30
+VIEWERS = (1, 10, 50, 100)
+SECONDS = 8  # measured, after a second's warm-up
+HEAP_TRIAL_SECONDS = 30
+DESIGNS = {
+    "FrameStream": None,  # the firmware itself: build/image/main.py
+    "concatenating": os.path.join(HERE, "designs", "concatenating.py"),
+    "snapshot per viewer": os.path.join(HERE, "designs", "snapshot_per_viewer.py"),
+}
+
+
+def progress(text):
+    print("[bench %s] %s" % (time.strftime("%H:%M:%S"), text), file=sys.stderr, flush=True)
+
+
+def start(design, heap, viewers):
+    settings = {"viewers": {"max": max(viewers, 1)}}
+    return Firmware(tempfile.mkdtemp(), heap=heap, settings=settings,
+                    env={"SIM_FPS": str(FPS)}, script=DESIGNS[design])
+
+
+def clients(port, viewers, seconds):
+    """Run the viewers in their own process; returns its JSON result."""
+    out = subprocess.run([sys.executable, os.path.join(HERE, "viewers.py"), str(port),
+                          str(viewers), str(seconds)], capture_output=True, text=True,
+                         timeout=seconds + 60)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else None
+
+
+def fan_out(design, viewers):
+    """One run: `viewers` viewers for SECONDS; every figure from the same window."""
+    fw = start(design, "16M", viewers)
+    try:
+        time.sleep(1)
+        idle0, t0 = fw.status().get("captures", 0), time.time()
+        time.sleep(2)
+        idle_rate = (fw.status().get("captures", 0) - idle0) / (time.time() - t0)
+        baseline = fw.status()["heap_used"]
+        with ThreadPoolExecutor(1) as pool:
+            job = pool.submit(clients, fw.port, viewers, SECONDS)
+            time.sleep(1.2)  # the client's warm-up
+            cpu0, cap0, t0 = fw.cpu_seconds(), fw.status().get("captures", 0), time.time()
+            time.sleep(SECONDS / 2)
+            heap = fw.status()["heap_used"]
+            result = job.result()
+            cpu1, cap1, t1 = fw.cpu_seconds(), fw.status().get("captures", 0), time.time()
+        frames = result["frames"]
+        delivered = sum(frames)
+        rates = [f / result["seconds"] for f in frames]
+        return {
+            "design": design, "viewers": viewers,
+            "fps_min": min(rates), "fps_median": statistics.median(rates),
+            "cpu_us_per_viewer_frame": (cpu1 - cpu0) * 1e6 / delivered if delivered else None,
+            "capture_fps": (cap1 - cap0) / (t1 - t0), "idle_capture_fps": idle_rate,
+            "latency_p50_ms": percentile(result["latencies_ms"], 50),
+            "latency_p99_ms": percentile(result["latencies_ms"], 99),
+            "heap_per_viewer": (heap - baseline) / viewers,
+            "failed_viewers": result["failed"],
+            "memory_errors": fw.console().count("MemoryError"),
+        }
+    finally:
+        fw.stop()
+
+
+def holds_ten_viewers(design, heap_kb):
+    """Does a heap of `heap_kb` KB hold 10 viewers for HEAP_TRIAL_SECONDS without MemoryError?"""
+    try:
+        fw = start(design, "%dK" % heap_kb, 10)
+    except RuntimeError:
+        return False  # could not even start
+    try:
+        result = clients(fw.port, 10, HEAP_TRIAL_SECONDS)
+        expected = FPS * HEAP_TRIAL_SECONDS / (10 if design == "snapshot per viewer" else 1)
+        alive = fw.proc.poll() is None
+        console = fw.console()
+        return (alive and not result["failed"] and "MemoryError" not in console
+                and "no room" not in console and min(result["frames"]) >= 0.9 * expected)
+    except (RuntimeError, OSError, ValueError):
+        return False
+    finally:
+        fw.stop()
+
+
+def smallest_heap(design, lo=64, hi=512, step=8):
+    """Bisect the smallest heap (KB, to `step`) holding 10 viewers; None if even `hi` fails."""
+    if not holds_ten_viewers(design, hi):
+        return None
+    while hi - lo > step:
+        mid = (lo + hi) // 2 // step * step
+        progress("%s: 10 viewers in %d KB ..." % (design, mid))
+        if holds_ten_viewers(design, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def fmt(value, digits=1):
+    return "-" if value is None else ("%.*f" % (digits, value))
+
+
+def table(runs, heaps):
+    lines = ["| design | viewers | fps/viewer min | median | CPU µs/viewer-frame | capture fps "
+             "(idle) | latency p50 ms | p99 ms | heap B/viewer |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for r in runs:
+        lines.append("| %s | %d | %s | %s | %s | %s (%s) | %s | %s | %s |" % (
+            r["design"], r["viewers"], fmt(r["fps_min"]), fmt(r["fps_median"]),
+            fmt(r["cpu_us_per_viewer_frame"], 0), fmt(r["capture_fps"]),
+            fmt(r["idle_capture_fps"]), fmt(r["latency_p50_ms"]), fmt(r["latency_p99_ms"]),
+            fmt(r["heap_per_viewer"], 0)))
+    lines += ["", "| design | smallest heap holding 10 viewers for %d s |" % HEAP_TRIAL_SECONDS,
+              "| --- | ---: |"]
+    for design, kb in heaps.items():
+        lines.append("| %s | %s |" % (design, "over 512 KB" if kb is None else "%d KB" % kb))
+    return "\n".join(lines)
+
+
+def targets(runs, heaps):
+    """The issue's targets, each with its verdict."""
+    ours = {r["viewers"]: r for r in runs if r["design"] == "FrameStream"}
+    concat = {r["viewers"]: r for r in runs if r["design"] == "concatenating"}
+    ratio = max(ours[n]["cpu_us_per_viewer_frame"] / concat[n]["cpu_us_per_viewer_frame"]
+                for n in VIEWERS)
+    capture_drop = 1 - ours[100]["capture_fps"] / ours[100]["idle_capture_fps"]
+    checks = [
+        ("100 viewers each get >= 95% of 30 fps", ours[100]["fps_min"] >= 0.95 * FPS,
+         "min %.1f fps" % ours[100]["fps_min"]),
+        ("CPU per viewer-frame <= 0.6 x concatenating", ratio <= 0.6, "worst ratio %.2f" % ratio),
+        ("latency p50 < 3 ms with 10 viewers", ours[10]["latency_p50_ms"] < 3,
+         "%.2f ms" % ours[10]["latency_p50_ms"]),
+        ("latency p99 < 20 ms with 10 viewers", ours[10]["latency_p99_ms"] < 20,
+         "%.2f ms" % ours[10]["latency_p99_ms"]),
+        ("10 viewers fit in a 160 KB heap", (heaps["FrameStream"] or 999) <= 160,
+         "%s KB" % heaps["FrameStream"]),
+        ("capture rate with 100 viewers within 3% of idle", capture_drop <= 0.03,
+         "%.1f%% lower" % (capture_drop * 100)),
+    ]
+    return ["- %s: **%s** (%s)" % (name, "met" if ok else "missed", value)
+            for name, ok, value in checks]
+
+
+def chart(runs, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    for design in DESIGNS:
+        rows = [r for r in runs if r["design"] == design]
+        x = [r["viewers"] for r in rows]
+        axes[0].plot(x, [r["fps_min"] for r in rows], marker="o", label=design)
+        axes[1].plot(x, [r["cpu_us_per_viewer_frame"] for r in rows], marker="o", label=design)
+        axes[2].plot(x, [r["latency_p99_ms"] for r in rows], marker="o", label=design)
+    for ax, title in zip(axes, ("frames/s per viewer (min)", "CPU µs per viewer-frame",
+                                "latency p99 (ms)")):
+        ax.set_title(title)
+        ax.set_xlabel("viewers")
+        ax.set_xscale("log")
+        ax.grid(True, alpha=0.3)
+    axes[1].set_yscale("log")
+    axes[2].set_yscale("log")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+
+
+def main():
+    began = time.time()
+    os.makedirs(RESULTS, exist_ok=True)
+    runs = []
+    for design in DESIGNS:
+        for viewers in VIEWERS:
+            progress("%s, %d viewers ..." % (design, viewers))
+            runs.append(fan_out(design, viewers))
+    progress("smallest heaps for 10 viewers, the three designs side by side ...")
+    with ThreadPoolExecutor(len(DESIGNS)) as pool:
+        heaps = dict(zip(DESIGNS, pool.map(smallest_heap, DESIGNS)))
+    machine = "%s, %d cores, %s" % (platform.machine(), os.cpu_count(), platform.platform())
+    text = "\n".join([
+        "# Benchmark results", "",
+        "%s; %s; MicroPython unix port, simulated sensor %d fps QVGA (~20 KB frames); "
+        "%d s per run; took %.0f s." % (time.strftime("%Y-%m-%d"), machine, FPS, SECONDS,
+                                        time.time() - began), "",
+        table(runs, heaps), "", "Targets:", ""] + targets(runs, heaps) + [""])
+    with open(os.path.join(RESULTS, "results.md"), "w") as f:
+        f.write(text)
+    with open(os.path.join(RESULTS, "results.json"), "w") as f:
+        json.dump({"runs": runs, "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
+    chart(runs, os.path.join(RESULTS, "chart.png"))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
