@@ -3,6 +3,7 @@ import asyncio
 import time
 
 POLL_MS = 1  # between non-blocking snapshot polls; the event loop runs meanwhile
+WAKE_EARLY_MS = 2  # start polling this long before the next frame is due
 TIMEOUT_MS = 3000  # no frame for this long is a capture failure, as for a blocking snapshot
 
 
@@ -14,6 +15,9 @@ class Camera:
         self.pixformat = pixformat
         self.quality = quality
         self._sensor = None
+        self.period_ms = 0  # the sensor's frame interval, learnt
+        self._last = time.ticks_ms()
+        self._outliers = 0
 
     def reset(self):
         """(Re)initialise the sensor; raises if the settings name no such mode."""
@@ -30,14 +34,29 @@ class Camera:
         """The next frame, polled without blocking the event loop."""
         if self._sensor is None:
             self.reset()
+        due = self.period_ms - WAKE_EARLY_MS - time.ticks_diff(time.ticks_ms(), self._last)
+        if due > 0:
+            await asyncio.sleep_ms(due)  # no frame is due yet: every poll would be a wasted wakeup
         deadline = time.ticks_add(time.ticks_ms(), TIMEOUT_MS)
         while True:
             img = self._sensor.snapshot(blocking=False)
             if img is not None:
+                self._learn()
                 return img
             if time.ticks_diff(time.ticks_ms(), deadline) > 0:
                 raise RuntimeError("no frame from the sensor for %d ms" % TIMEOUT_MS)
             await asyncio.sleep_ms(POLL_MS)
+
+    def _learn(self):
+        """Track the frame interval; up to three outliers in a row (a stall) are ignored."""
+        now = time.ticks_ms()
+        gap = time.ticks_diff(now, self._last)
+        self._last = now
+        if self.period_ms and gap > 2 * self.period_ms and self._outliers < 3:
+            self._outliers += 1
+            return
+        self._outliers = 0
+        self.period_ms = (self.period_ms + gap) // 2 if self.period_ms else gap
 
     async def jpeg(self):
         """The next frame as JPEG: a view into the frame buffer, valid until the next snapshot."""
