@@ -1,22 +1,13 @@
 """Camera firmware: one capture loop feeding a frame hub that any number of viewers share."""
 import asyncio
 
-from camstream import settings
+from camstream import health, net, settings
 from camstream.camera import Camera
 from camstream.capture import capture_loop
 from camstream.hub import FrameHub
 from camstream.server import Server
 from camstream.viewers import Viewers
 from camstream.web import add_routes
-
-
-def local_address():
-    """The station's IP address where there is a network interface, else loopback."""
-    try:
-        import network
-        return network.WLAN(network.STA_IF).ifconfig()[0]
-    except (ImportError, AttributeError, OSError):
-        return "127.0.0.1"
 
 
 async def serve(cfg):
@@ -26,10 +17,12 @@ async def serve(cfg):
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, cfg["viewers.max"] + 4)
-    add_routes(app, hub, viewers)
-    for job in (capture_loop(camera, hub), hub.keepalive(), app.watchdog()):
+    add_routes(app, hub, viewers, cfg["login"])
+    jobs = (capture_loop(camera, hub, cfg["camera.fps_cap"]), hub.keepalive(), app.watchdog(), net.keep_connected(cfg),
+            health.supervise(hub, app, health.watchdog(), health.Led()))
+    for job in jobs:
         asyncio.create_task(job)
-    print("camera: serving http://%s:%d/" % (local_address(), cfg["port"]))
+    print("camera: serving http://%s:%d/" % (net.address(), cfg["port"]))
     await app.start_server(host="0.0.0.0", port=cfg["port"])
 
 

@@ -1,5 +1,6 @@
 """The capture loop: the only reader of the sensor, whatever the number of viewers."""
 import asyncio
+import time
 
 from .log import log_limited
 
@@ -11,13 +12,19 @@ def retry_delay_ms(failures):
     return 0 if failures < 2 else min(100 << min(failures - 2, 6), RETRY_MAX_MS)
 
 
-async def capture_loop(camera, hub):
-    """Snapshot, encode, publish, forever. Any fault is counted, logged and retried."""
+async def capture_loop(camera, hub, fps_cap=0):
+    """Snapshot, encode, publish, forever (at most `fps_cap` a second when set).
+    Any fault is counted, logged and retried."""
     failures = 0
+    interval = 1000 // fps_cap if fps_cap else 0
     while True:
+        began = time.ticks_ms()
         try:
             hub.publish(await camera.jpeg())
             failures = 0
+            rest = interval - time.ticks_diff(time.ticks_ms(), began)
+            if rest > 0:
+                await asyncio.sleep_ms(rest)
         except Exception as exc:  # the sensor loop must never die
             failures += 1
             hub.capture_errors += 1

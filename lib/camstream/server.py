@@ -119,6 +119,7 @@ class Server(Microdot):
         self.head_limits = (max_line, max_head, max_headers)
         self.max_connections = max_connections
         self.open = {}  # connection task: its SocketWriter
+        self.heartbeat = time.ticks_ms()  # the watchdog's last round: the event loop is alive
         self.rejected = 0
         self.timed_out = 0
         self.stalled = 0
@@ -190,7 +191,7 @@ class Server(Microdot):
         """Close connections whose request is late (slowloris) or whose socket has stalled."""
         while True:
             await asyncio.sleep_ms(250)
-            now = time.ticks_ms()
+            now = self.heartbeat = time.ticks_ms()
             for task, out in list(self.open.items()):
                 if out.deadline is not None and time.ticks_diff(now, out.deadline) > 0:
                     self.timed_out += 1

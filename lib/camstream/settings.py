@@ -88,10 +88,10 @@ def validate(data, warn=print):
     result = {name: spec[0] for name, spec in SCHEMA.items()}
     if not isinstance(data, dict):
         warn("settings: the file must hold a JSON object; using defaults")
-        return result
+        data = {}
     for name, value in _flatten(data, "", {}).items():
-        if name.startswith("_"):
-            continue  # comments in the template
+        if name.startswith("_") or "._" in name:
+            continue  # "_comment" keys: notes in the file
         spec = SCHEMA.get(name)
         if spec is None:
             warn("settings: unknown setting %s ignored" % name)
@@ -102,9 +102,9 @@ def validate(data, warn=print):
         else:
             result[name] = value
     if not result["ap.open"] and len(result["ap.password"]) < 8:
-        if data.get("ap") is not None:
-            warn("settings: ap.password needs 8 or more characters (WPA2); the access point stays off")
-        result["ap.ssid"] = None
+        if result["ap.password"]:
+            warn("settings: ap.password needs 8 or more characters (WPA2); no access point")
+        result["ap.ssid"] = None  # no access point: WPA2 needs a password, open must be asked for
     if not result["camera.buffer_kb"]:
         result["camera.buffer_kb"] = FRAMESIZES[result["camera.framesize"]]
     return result

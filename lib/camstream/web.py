@@ -1,4 +1,5 @@
 """The web app: the live page, the MJPEG stream, a still snapshot and the counters."""
+import binascii
 import gc
 import time
 
@@ -30,9 +31,21 @@ def text(body, status, reason, headers=None):
     return Response(body + "\n", status, hdrs, reason)
 
 
-def add_routes(app, hub, viewers):
-    """Serve `hub` to `viewers` from `app`, a `Server`."""
+def basic_auth(user, password):
+    """The Authorization header value that `user` and `password` send."""
+    return "Basic " + binascii.b2a_base64(("%s:%s" % (user, password)).encode()).decode().strip()
+
+
+def add_routes(app, hub, viewers, login=None):
+    """Serve `hub` to `viewers` from `app`, a `Server`; with `login`, only to those who give it."""
     started = time.ticks_ms()
+    expected = basic_auth(login["user"], login["password"]) if login else None
+
+    @app.before_request
+    async def check_login(request):
+        if expected and request.headers.get("Authorization") != expected:
+            return text("Login required", 401, "Unauthorized",
+                        {"WWW-Authenticate": 'Basic realm="camera", charset="UTF-8"'})
 
     @app.errorhandler(404)
     async def not_found(request):

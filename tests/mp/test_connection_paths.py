@@ -5,9 +5,9 @@ from camstream.hub import FrameHub
 from camstream.server import Server
 from camstream.viewers import Viewers
 from camstream.web import add_routes
+from check import check, report
 
 JPEG = b"\xff\xd8" + bytes(range(256)) * 80 + b"\xff\xd9"  # 20 KB
-results = []
 
 
 class Peer:
@@ -62,11 +62,6 @@ def released(hub, viewers, app, peer):
             and all(f.readers == 0 for f in hub.pool))
 
 
-def check(name, ok):
-    results.append(ok)
-    print(("ok   " if ok else "FAIL ") + name)
-
-
 async def ends_with(name, request, error, after=5000):
     hub, viewers, app = camera()
     peer = Peer(request, error, after)
@@ -99,8 +94,7 @@ async def main():
     await ends_with("garbage", b"\x00\x01\x02\r\n\r\n", None)
     await cancelled("stream cancelled (watchdog)", stream)
     await cancelled("request cancelled mid-head (deadline)", b"GET /stream.jpg HTTP/1.1\r\nX-")
-    failed = results.count(False)
-    print("%d passed, %d failed" % (len(results) - failed, failed))
+    report()
 
 
 asyncio.run(main())

@@ -1,0 +1,57 @@
+"""Health: the hardware watchdog, fed only while capture and server both make progress,
+and the board LED showing connecting, serving or error."""
+import asyncio
+import time
+
+WDT_TIMEOUT_MS = 8000
+STALE_MS = 5000  # a loop not heard from for this long is not making progress
+COLOURS = {"connecting": "LED_BLUE", "serving": "LED_GREEN", "error": "LED_RED"}
+
+
+class Led:
+    """The board's RGB LED, where there is one; every call is harmless where there is not."""
+
+    def __init__(self):
+        self.leds = {}
+        try:
+            from machine import LED
+            for state, name in COLOURS.items():
+                self.leds[state] = LED(name)
+        except (ImportError, ValueError, TypeError, OSError):
+            self.leds = {}
+        self.state = None
+
+    def show(self, state):
+        if state == self.state:
+            return
+        self.state = state
+        for name, led in self.leds.items():
+            (led.on if name == state else led.off)()
+
+
+def watchdog():
+    """machine.WDT where the board has one, else None."""
+    try:
+        from machine import WDT
+        return WDT(timeout=WDT_TIMEOUT_MS)
+    except (ImportError, ValueError, OSError):
+        return None
+
+
+async def supervise(hub, app, wdt, led, period_ms=1000):
+    """Feed `wdt` and set `led` from the progress of the capture loop and the server."""
+    seen = (-1, -1)
+    capture_heard = time.ticks_ms()
+    while True:
+        await asyncio.sleep_ms(period_ms)
+        now = time.ticks_ms()
+        progress = (hub.captures, hub.capture_errors)
+        if progress != seen:
+            seen = progress
+            capture_heard = now
+        capture_ok = time.ticks_diff(now, capture_heard) < STALE_MS
+        server_ok = time.ticks_diff(now, app.heartbeat) < STALE_MS
+        if capture_ok and server_ok and wdt is not None:
+            wdt.feed()
+        stalled = hub.frame is None or hub.frame.age_ms() > STALE_MS
+        led.show("serving" if capture_ok and server_ok and not stalled else "error")

@@ -1,0 +1,118 @@
+"""The network: join Wi-Fi as a station, else open an access point, and keep the link up."""
+import asyncio
+import time
+
+from .log import log, log_limited
+
+JOIN_TIMEOUT_MS = 15000
+JOIN_ROUNDS = 2  # tries of every configured network before falling back to the access point
+RECONNECT_MIN_MS = 2000
+RECONNECT_MAX_MS = 60000
+
+
+def _wlan(kind):
+    import network
+    return network.WLAN(getattr(network, kind))
+
+
+def _join(sta, net, timeout_ms):
+    sta.connect(net["ssid"], net.get("password", ""))
+    deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
+    while not sta.isconnected() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+        time.sleep_ms(100)
+    return sta.isconnected()
+
+
+def join(cfg, timeout_ms=None, rounds=JOIN_ROUNDS):
+    """Join the first configured network that answers (blocking, bounded); its address or None."""
+    timeout_ms = timeout_ms or JOIN_TIMEOUT_MS
+    if not cfg["wifi"]:
+        return None
+    sta = _wlan("STA_IF")
+    sta.active(True)
+    try:
+        import network
+        network.hostname(cfg["hostname"])
+    except (ImportError, AttributeError, OSError, ValueError):
+        pass
+    for attempt in range(rounds):
+        for net in cfg["wifi"]:
+            log("wifi: joining %s (try %d of %d)" % (net["ssid"], attempt + 1, rounds))
+            if _join(sta, net, timeout_ms):
+                return sta.ifconfig()[0]
+            sta.disconnect()
+    log("wifi: no configured network answered")
+    return None
+
+
+def open_access_point(cfg):
+    """Start the fallback access point (WPA2 unless settings ask for an open one); its address."""
+    if cfg["ap.ssid"] is None:
+        log("wifi: no access point (it needs ap.password of 8+ characters, or ap.open: true)")
+        return None
+    ap = _wlan("AP_IF")
+    if cfg["ap.open"]:
+        ap.config(ssid=cfg["ap.ssid"], security=0)
+        log("wifi: OPEN access point %s (no password, as settings ask)" % cfg["ap.ssid"])
+    else:
+        ap.config(ssid=cfg["ap.ssid"], key=cfg["ap.password"])
+        log("wifi: access point %s (WPA2)" % cfg["ap.ssid"])
+    ap.active(True)
+    return ap.ifconfig()[0]
+
+
+def set_clock():
+    """Set the real-time clock by NTP, so X-Timestamp carries real time; False if it could not."""
+    try:
+        import ntptime
+        ntptime.settime()
+        return True
+    except Exception as exc:  # no ntptime, no DNS, no answer: the clock stays as it is
+        log("clock: NTP failed (%r); timestamps count from the board's clock" % (exc,))
+        return False
+
+
+def start(cfg):
+    """Boot-time network: station, else access point; sets the clock when online."""
+    address = join(cfg)
+    if address:
+        set_clock()
+        return address
+    return open_access_point(cfg)
+
+
+async def keep_connected(cfg, check_ms=5000):
+    """Notice a dropped station link and rejoin with back-off, without restarting the board."""
+    if not cfg["wifi"]:
+        return
+    sta = _wlan("STA_IF")
+    delay = RECONNECT_MIN_MS
+    while True:
+        await asyncio.sleep_ms(check_ms)
+        if sta.isconnected():
+            delay = RECONNECT_MIN_MS
+            continue
+        log_limited("wifi", "wifi: link lost; rejoining")
+        for net in cfg["wifi"]:
+            sta.connect(net["ssid"], net.get("password", ""))
+            deadline = time.ticks_add(time.ticks_ms(), JOIN_TIMEOUT_MS)
+            while not sta.isconnected() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
+                await asyncio.sleep_ms(200)
+            if sta.isconnected():
+                log("wifi: rejoined %s at %s" % (net["ssid"], sta.ifconfig()[0]))
+                break
+        else:
+            await asyncio.sleep_ms(delay)
+            delay = min(delay * 2, RECONNECT_MAX_MS)
+
+
+def address():
+    """The address viewers reach the camera at: the station's, else the access point's."""
+    for kind in ("STA_IF", "AP_IF"):
+        try:
+            wlan = _wlan(kind)
+            if wlan.isconnected():
+                return wlan.ifconfig()[0]
+        except (ImportError, AttributeError, OSError):
+            break
+    return "127.0.0.1"

@@ -1,0 +1,51 @@
+"""Run under MicroPython: the watchdog is fed only while capture and server make progress."""
+import asyncio
+import time
+
+import machine
+
+from camstream import health
+from camstream.hub import FrameHub
+from check import check, report
+
+
+class App:
+    heartbeat = time.ticks_ms()
+
+
+async def main():
+    health.STALE_MS = 300
+    hub = FrameHub(4096)
+    app = App()
+    wdt = health.watchdog()
+    led = health.Led()
+    check("a WDT where the board has one", isinstance(wdt, machine.WDT))
+    task = asyncio.create_task(health.supervise(hub, app, wdt, led, period_ms=50))
+
+    async def healthy(ms):
+        end = time.ticks_add(time.ticks_ms(), ms)
+        while time.ticks_diff(end, time.ticks_ms()) > 0:
+            hub.publish(b"\xff\xd8jpeg\xff\xd9")
+            app.heartbeat = time.ticks_ms()
+            await asyncio.sleep_ms(20)
+
+    await healthy(400)
+    fed = wdt.feeds
+    check("fed while both make progress", fed >= 4)
+    check("LED shows serving", machine.LED.lit == {"LED_GREEN"})
+    await asyncio.sleep_ms(600)  # neither the capture loop nor the server heard from
+    check("not fed once progress stops", wdt.feeds - fed <= 6 and
+          time.ticks_diff(time.ticks_ms(), wdt.last_feed) >= 250)
+    check("LED shows error", machine.LED.lit == {"LED_RED"})
+    app.heartbeat = time.ticks_add(time.ticks_ms(), 100000)  # server fine, capture stuck
+    fed = wdt.feeds
+    await asyncio.sleep_ms(300)
+    check("not fed while the capture loop is stuck", wdt.feeds == fed)
+    await healthy(300)
+    check("fed again once capture resumes", wdt.feeds > fed)
+    task.cancel()
+    health.WDT_TIMEOUT_MS = 1
+    check("boards without WDT keep working", health.Led() is not None)
+
+asyncio.run(main())
+report()

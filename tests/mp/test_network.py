@@ -1,0 +1,58 @@
+"""Run under MicroPython, against the host stand-ins: joining, falling back, rejoining."""
+import asyncio
+
+import network
+import ntptime
+
+from camstream import net, settings
+from check import check, report
+
+net.JOIN_TIMEOUT_MS = 300
+quiet = settings.validate
+cfg = quiet({"wifi": [{"ssid": "gone", "password": "x"}, {"ssid": "home", "password": "pw"}],
+             "ap": {"password": "long enough"}}, warn=lambda *_: None)
+
+network.NETWORKS.clear()
+network.NETWORKS["home"] = "pw"
+address = net.start(cfg)
+check("joins the network that answers", address == "127.0.0.1" and network.WLAN(0).isconnected())
+check("sets the clock by NTP when online", ntptime.calls == 1)
+check("hostname from settings", network.hostname() == "openmv-cam")
+check("the camera's address", net.address() == "127.0.0.1")
+
+network.WLAN(0).disconnect()
+network.NETWORKS.clear()
+address = net.join(cfg, timeout_ms=300, rounds=2)
+check("no network answers: gives up in bounded time", address is None)
+check("tried every network, every round", network.WLAN(0).joins >= 2 + 4)
+address = net.start(dict(cfg, **{"wifi": cfg["wifi"]}))
+ap = network.WLAN(1)
+check("falls back to a WPA2 access point", ap.active() and ap.config("key") == "long enough"
+      and ap.config("ssid") == "openmv-cam" and ap.config("security") is None)
+check("no NTP while offline", ntptime.calls == 1)
+
+ap.active(False)
+closed = quiet({"wifi": []}, warn=lambda *_: None)
+check("no password, not asked open: no access point", net.open_access_point(closed) is None
+      and not ap.active())
+opened = quiet({"ap": {"open": True}}, warn=lambda *_: None)
+net.open_access_point(opened)
+check("open access point only when asked", ap.active() and ap.config("security") == 0)
+
+
+async def rejoin():
+    network.NETWORKS["home"] = "pw"
+    sta = network.WLAN(0)
+    sta.connect("home", "pw")
+    await asyncio.sleep_ms(300)
+    watcher = asyncio.create_task(net.keep_connected(cfg, check_ms=100))
+    await asyncio.sleep_ms(300)
+    joins = sta.joins
+    network.drop()
+    check("link dropped", not sta.isconnected())
+    await asyncio.sleep_ms(1000)
+    check("notices the drop and rejoins without a restart", sta.isconnected() and sta.joins > joins)
+    watcher.cancel()
+
+asyncio.run(rejoin())
+report()

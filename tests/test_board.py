@@ -1,0 +1,54 @@
+"""The firmware as a board runs it: boot.py then main.py from the staged image, settings,
+login, frame-rate cap."""
+import base64
+import os
+import time
+import urllib.request
+
+from firmware import ROOT, wait_for
+
+BOARD_START = os.path.join(ROOT, "tests", "mp", "board_start.py")
+
+
+def test_boot_joins_wifi_then_main_serves(start):
+    fw = start(script=BOARD_START, env={"SIM_WIFI": "home:secret"},
+               settings={"wifi": [{"ssid": "home", "password": "secret"}]})
+    console = fw.console()
+    assert "wifi: joining home" in console and "access point" not in console
+    assert "serving http://127.0.0.1:%d/" % fw.port in console
+    assert fw.get("/snapshot.jpg")[0] in (200, 503)
+
+
+def test_no_network_opens_the_wpa2_access_point(start):
+    fw = start(script=BOARD_START, settings={"ap": {"ssid": "cam-setup", "password": "12345678"}})
+    assert "access point cam-setup (WPA2)" in fw.console()
+    assert fw.get("/")[0] == 200
+
+
+def test_bad_settings_warn_once_each_and_the_camera_still_runs(start):
+    fw = start(settings={"camera": {"quality": 500, "framesize": "GIANT"}, "colour": "red"})
+    console = fw.console()
+    assert console.count("settings: camera.quality") == 1
+    assert console.count("settings: camera.framesize") == 1
+    assert "unknown setting colour" in console
+    assert wait_for(lambda: fw.get("/snapshot.jpg")[0] == 200)
+
+
+def test_login_guards_every_route(start):
+    fw = start(settings={"login": {"user": "ha", "password": "s3cret"}})
+    status, headers, _ = fw.get("/snapshot.jpg")
+    assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+    assert fw.get("/stream.jpg")[0] == 401 and fw.get("/")[0] == 401
+    token = base64.b64encode(b"ha:s3cret").decode()
+    req = urllib.request.Request(fw.url + "/status.json", headers={"Authorization": "Basic " + token})
+    with urllib.request.urlopen(req, timeout=10) as res:
+        assert res.status == 200
+
+
+def test_frame_rate_cap(start):
+    fw = start(settings={"camera": {"fps_cap": 10}})
+    time.sleep(1)
+    before, began = fw.status()["captures"], time.time()
+    time.sleep(3)
+    rate = (fw.status()["captures"] - before) / (time.time() - began)
+    assert 8 <= rate <= 11, rate
