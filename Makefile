@@ -17,7 +17,7 @@ MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdo
 export MICROPYPATH := $(CURDIR)/$(IMAGE)/lib:$(CURDIR)/host:.frozen
 export SIM_TESTCARD := $(CURDIR)/$(TESTCARD)
 
-.PHONY: all image run test bench clean
+.PHONY: all image run test bench deploy repl logs clean
 
 all: image
 
@@ -53,6 +53,15 @@ run: image $(TESTCARD)/.done
 
 test: image $(TESTCARD)/.done
 	$(BIN)/pytest -q tests
+
+# The board: PORT is its serial port here (found automatically when one board is attached).
+SERIAL = $(filter /dev/% COM%,$(PORT))
+
+deploy: image
+	$(PYTHON) tools/board.py deploy $(SERIAL)
+
+repl logs: $(BIN)/.installed
+	$(PYTHON) tools/board.py $@ $(SERIAL)
 
 clean:
 	rm -rf $(BUILD)

@@ -29,3 +29,29 @@ def test_image_holds_compiled_lib_and_microdot():
         assert os.path.exists(os.path.join(IMAGE, "lib", "microdot", name))
     assert not glob.glob(os.path.join(IMAGE, "lib", "**", "*.py"), recursive=True)
     assert not os.path.exists(os.path.join(IMAGE, "lib", "csi.mpy")), "stand-ins never flashed"
+
+
+def test_image_file_list():
+    files = sorted(os.path.relpath(p, IMAGE) for p in glob.glob(IMAGE + "/**", recursive=True)
+                   if os.path.isfile(p))
+    expected = ["boot.py", "main.py", "lib/microdot/__init__.mpy", "lib/microdot/microdot.mpy"]
+    expected += ["lib/camstream/%s.mpy" % os.path.basename(p)[:-3]
+                 for p in glob.glob(os.path.join(ROOT, "lib", "camstream", "*.py"))]
+    assert files == sorted(expected)
+
+
+def test_deploy_without_a_board_says_what_to_do():
+    run = subprocess.run(["make", "-s", "deploy"], cwd=ROOT, capture_output=True, text=True,
+                         env=dict(os.environ, PORT=""))
+    assert run.returncode != 0
+    assert "no board found" in run.stderr and "make deploy PORT=" in run.stderr
+
+
+def test_deploy_copies_the_image_and_hard_resets():
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import board
+    cmd = board.command("deploy", "/dev/ttyACM0")
+    assert cmd[1:3] == ["connect", "/dev/ttyACM0"]
+    assert cmd[3:] == ["cp", "-r", "main.py", "boot.py", "lib", ":", "+", "reset"]
+    assert "resume" in board.command("logs", "/dev/ttyACM0")
