@@ -28,6 +28,7 @@ $(BIN)/.installed: requirements.txt
 
 # The flash image: lib/ and microdot compiled for the board's MicroPython (.mpy 6.3).
 image: $(BIN)/.installed $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(MICRODOT_MPY)
+	@if [ -f settings.json ]; then cp settings.json $(IMAGE)/settings.json; fi
 
 $(IMAGE)/%.py: %.py
 	@mkdir -p $(dir $@)

@@ -56,23 +56,33 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(p / 100 * len(values)))] if values else None
 
 
+def status(fw):
+    """The firmware's counters, or {} when it does not answer within 20 s (a blocked design)."""
+    try:
+        return fw.status(timeout=20)
+    except OSError:
+        return {}
+
+
 def fan_out(design, viewers):
     """One run: `viewers` viewers for SECONDS; every figure from the same window."""
     fw = start(design, "16M", viewers)
     try:
         time.sleep(1)
-        idle0, t0 = fw.status().get("captures", 0), time.time()
+        idle0, t0 = fw.status()["captures"], time.time()
         time.sleep(2)
-        idle_rate = (fw.status().get("captures", 0) - idle0) / (time.time() - t0)
+        idle_rate = (fw.status()["captures"] - idle0) / (time.time() - t0)
         baseline = fw.status()["heap_used"]
         with ThreadPoolExecutor(1) as pool:
             job = pool.submit(clients, fw.port, viewers, SECONDS)
-            time.sleep(1.2)  # the client's warm-up
-            cpu0, cap0, t0 = fw.cpu_seconds(), fw.status().get("captures", 0), time.time()
+            time.sleep(1.5)  # the viewers connect and get their first frame
+            cpu0, t0 = fw.cpu_seconds(), time.time()
+            cap0 = status(fw).get("captures")
             time.sleep(SECONDS / 2)
-            heap = fw.status()["heap_used"]
+            heap = status(fw).get("heap_used")
             result = job.result()
-            cpu1, cap1, t1 = fw.cpu_seconds(), fw.status().get("captures", 0), time.time()
+            cap1, t1 = status(fw).get("captures"), time.time()
+            cpu1 = fw.cpu_seconds()
         frames = result["frames"]
         delivered = sum(frames)
         rates = [f / result["seconds"] for f in frames]
@@ -80,10 +90,11 @@ def fan_out(design, viewers):
             "design": design, "viewers": viewers,
             "fps_min": min(rates), "fps_median": statistics.median(rates),
             "cpu_us_per_viewer_frame": (cpu1 - cpu0) * 1e6 / delivered if delivered else None,
-            "capture_fps": (cap1 - cap0) / (t1 - t0), "idle_capture_fps": idle_rate,
+            "capture_fps": None if None in (cap0, cap1) else (cap1 - cap0) / (t1 - t0),
+            "idle_capture_fps": idle_rate,
             "latency_p50_ms": percentile(result["latencies_ms"], 50),
             "latency_p99_ms": percentile(result["latencies_ms"], 99),
-            "heap_per_viewer": (heap - baseline) / viewers,
+            "heap_per_viewer": None if heap is None else (heap - baseline) / viewers,
             "failed_viewers": result["failed"],
             "memory_errors": fw.console().count("MemoryError"),
         }
@@ -99,18 +110,17 @@ def holds_ten_viewers(design, heap_kb):
         return False  # could not even start
     try:
         result = clients(fw.port, 10, HEAP_TRIAL_SECONDS)
-        expected = FPS * HEAP_TRIAL_SECONDS / (10 if design == "snapshot per viewer" else 1)
         alive = fw.proc.poll() is None
         console = fw.console()
-        return (alive and not result["failed"] and "MemoryError" not in console
-                and "no room" not in console and min(result["frames"]) >= 0.9 * expected)
+        return (alive and not result["failed"] and min(result["frames"]) > 0
+                and "MemoryError" not in console and "no room" not in console)
     except (RuntimeError, OSError, ValueError):
         return False
     finally:
         fw.stop()
 
 
-def smallest_heap(design, lo=64, hi=512, step=8):
+def smallest_heap(design, lo=64, hi=1024, step=8):
     """Bisect the smallest heap (KB, to `step`) holding 10 viewers; None if even `hi` fails."""
     if not holds_ten_viewers(design, hi):
         return None
@@ -141,7 +151,7 @@ def table(runs, heaps):
     lines += ["", "| design | smallest heap holding 10 viewers for %d s |" % HEAP_TRIAL_SECONDS,
               "| --- | ---: |"]
     for design, kb in heaps.items():
-        lines.append("| %s | %s |" % (design, "over 512 KB" if kb is None else "%d KB" % kb))
+        lines.append("| %s | %s |" % (design, "over 1024 KB" if kb is None else "%d KB" % kb))
     return "\n".join(lines)
 
 

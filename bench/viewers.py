@@ -16,14 +16,23 @@ class Viewer:
     """Parses one multipart stream incrementally; records each part's capture-to-arrival time."""
 
     def __init__(self, port):
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-        self.sock.sendall(REQUEST)
+        self.sock = socket.socket()
         self.sock.setblocking(False)
+        self.sock.connect_ex(("127.0.0.1", port))  # completes when writable: see connected()
+        self.connected = False
         self.buf = bytearray()
         self.head_done = False
         self.frames = 0
         self.latencies = []
         self.closed = False
+
+    def connect(self):
+        """The socket became writable: connected (send the request) or refused."""
+        if self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            self.closed = True
+        else:
+            self.sock.send(REQUEST)
+            self.connected = True
 
     def feed(self, now_ms, record):
         try:
@@ -70,31 +79,38 @@ class Viewer:
                 self.latencies.append(now_ms - stamp * 1000)
 
 
-def run(port, count, seconds, warmup=1.0):
-    """Connect `count` viewers, read for `warmup` + `seconds`, count frames in the last `seconds`."""
+def run(port, count, seconds, settle=10.0):
+    """Connect `count` viewers; once every one has had a frame (or `settle` s have passed),
+    count frames and latencies for `seconds`."""
     sel = selectors.DefaultSelector()
     viewers = []
-    for _ in range(count):
+    for _ in range(count):  # all at once: a server that accepts slowly is not waited for
         viewer = Viewer(port)
         viewers.append(viewer)
-        sel.register(viewer.sock, selectors.EVENT_READ, viewer)
+        sel.register(viewer.sock, selectors.EVENT_WRITE, viewer)
     start = time.time()
-    measured_from = start + warmup
-    counts_at = None
-    while True:
-        now = time.time()
-        if counts_at is None and now >= measured_from:
+    counts_at = measured_from = None
+    while measured_from is None or time.time() < measured_from + seconds:
+        if measured_from is None and (all(v.frames or v.closed for v in viewers)
+                                      or time.time() > start + settle):
+            measured_from = time.time()
             counts_at = [v.frames for v in viewers]
-        if now >= measured_from + seconds:
-            break
         for key, _ in sel.select(timeout=0.2):
-            key.data.feed(time.time() * 1000, counts_at is not None)
+            viewer = key.data
+            if not viewer.connected:
+                viewer.connect()
+                sel.modify(viewer.sock, selectors.EVENT_READ, viewer)
+            elif not viewer.closed:
+                viewer.feed(time.time() * 1000, counts_at is not None)
+            if viewer.closed:
+                sel.unregister(viewer.sock)
     frames = [v.frames - c for v, c in zip(viewers, counts_at)]
     latencies = [x for v in viewers for x in v.latencies]
-    failed = sum(v.closed for v in viewers)
+    failed = sum(v.closed or not v.head_done for v in viewers)
     for v in viewers:
         v.sock.close()
-    return {"frames": frames, "seconds": seconds, "latencies_ms": latencies, "failed": failed}
+    return {"frames": frames, "seconds": seconds, "latencies_ms": latencies, "failed": failed,
+            "settled_after_s": measured_from - start}
 
 
 if __name__ == "__main__":

@@ -72,8 +72,8 @@ class Firmware:
         except urllib.error.HTTPError as err:
             return err.code, err.headers, err.read()
 
-    def status(self):
-        return json.loads(self.get("/status.json")[2])
+    def status(self, timeout=10):
+        return json.loads(self.get("/status.json", timeout=timeout)[2])
 
     def cpu_seconds(self):
         """User plus system CPU time the firmware process has used."""

@@ -15,6 +15,7 @@ def test_boot_joins_wifi_then_main_serves(start):
                settings={"wifi": [{"ssid": "home", "password": "secret"}]})
     console = fw.console()
     assert "wifi: joining home" in console and "access point" not in console
+    assert "camera: http://127.0.0.1:%d/" % fw.port in console  # boot.py says where
     assert "serving http://127.0.0.1:%d/" % fw.port in console
     assert fw.get("/snapshot.jpg")[0] in (200, 503)
 

@@ -34,7 +34,10 @@ def command(action, port):
     """The mpremote command line for `action` on `port`."""
     connect = [MPREMOTE, "connect", port]
     if action == "deploy":  # mpremote cp skips files that are unchanged on the board
-        return connect + ["cp", "-r", "main.py", "boot.py", "lib", ":", "+", "reset"]
+        files = ["main.py", "boot.py", "lib"]
+        if os.path.exists(os.path.join(IMAGE, "settings.json")):
+            files.append("settings.json")
+        return connect + ["cp", "-r"] + files + [":", "+", "reset"]
     if action == "repl":
         return connect + ["repl"]
     if action == "logs":  # attach without a soft reset; keep a copy of what it prints
