@@ -1,7 +1,9 @@
 """Camera firmware: one capture loop feeding a frame hub that any number of viewers share."""
 import asyncio
+import sys
 
-from camstream import health, net, settings
+import camstream
+from camstream import health, net
 from camstream.camera import Camera
 from camstream.capture import capture_loop
 from camstream.hub import FrameHub
@@ -26,8 +28,16 @@ async def serve(cfg):
     await app.start_server(host="0.0.0.0", port=cfg["port"])
 
 
-def main():
+def load_settings():
+    """Read settings.json, then drop the settings module: its checks are not needed again."""
+    from camstream import settings
     cfg = settings.load()
+    del sys.modules["camstream.settings"], camstream.settings
+    return cfg
+
+
+def main():
+    cfg = load_settings()
     try:
         asyncio.run(serve(cfg))
     except KeyboardInterrupt:

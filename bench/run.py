@@ -20,6 +20,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests"))
 from firmware import Firmware  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
+BEGIN, END = "<!-- bench results -->", "<!-- end of bench results -->"
 FPS = 30
 VIEWERS = (1, 10, 50, 100)
 SECONDS = 8  # measured, after a second's warm-up
@@ -227,7 +228,20 @@ def main():
     with open(os.path.join(RESULTS, "results.json"), "w") as f:
         json.dump({"runs": runs, "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
+    update_readme(text)
     print(text)
+
+
+def update_readme(text):
+    """Put the latest results between the README's bench markers."""
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        readme = f.read()
+    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+    body = text.split("\n", 2)[2]  # without the title
+    with open(path, "w") as f:
+        f.write(readme[:start] + "\n" + body + "\n![benchmark chart](bench/results/chart.png)\n"
+                + readme[end:])
 
 
 if __name__ == "__main__":
