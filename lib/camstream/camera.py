@@ -3,7 +3,7 @@ import asyncio
 import time
 
 POLL_MS = 1  # between non-blocking snapshot polls; the event loop runs meanwhile
-WAKE_EARLY_MS = 2  # start polling this long before the next frame is due
+WAKE_EARLY_MS = 1  # start polling this long before the next frame is due
 TIMEOUT_MS = 3000  # no frame for this long is a capture failure, as for a blocking snapshot
 
 
