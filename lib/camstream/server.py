@@ -85,7 +85,6 @@ class SocketWriter:
     copied when the socket is busy, and nothing yields when the socket takes it all."""
 
     def __init__(self, stream, deadline):
-        self.stream = stream
         self.sock = stream.s
         self.deadline = deadline  # for the request head; None once it has arrived
         self.blocked_since = None  # while the socket takes nothing
@@ -103,9 +102,6 @@ class SocketWriter:
                     self.blocked_since = time.ticks_ms()
                 yield core._io_queue.queue_write(self.sock)
         self.blocked_since = None
-
-    async def aclose(self):
-        await self.stream.aclose()
 
 
 class Server(Microdot):
