@@ -20,12 +20,20 @@ async def serve(cfg):
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, cfg["viewers.max"] + 4)
     add_routes(app, hub, viewers, cfg["login"])
-    jobs = (capture_loop(camera, hub, cfg["camera.fps_cap"]), hub.keepalive(), app.watchdog(), net.keep_connected(cfg),
-            health.supervise(hub, app, health.watchdog(), health.Led()))
+    jobs = (capture_loop(camera, hub, cfg["camera.fps_cap"]), hub.keepalive(), app.watchdog(),
+            net.keep_connected(cfg), health.supervise(hub, app, health.watchdog(), health.Led()),
+            announce(app, cfg["port"]))
     for job in jobs:
         asyncio.create_task(job)
-    print("camera: serving http://%s:%d/" % (net.address(), cfg["port"]))
-    await app.start_server(host="0.0.0.0", port=cfg["port"])
+    try:
+        await app.start_server(port=cfg["port"])
+    except OSError as exc:  # the port in use, or no network
+        print("camera: cannot listen on port %d: %r" % (cfg["port"], exc))
+
+
+async def announce(app, port):
+    await app.listening()
+    print("camera: serving http://%s:%d/" % (net.address(), port))
 
 
 def load_settings():

@@ -43,9 +43,11 @@ class Firmware:
         self.proc = subprocess.Popen(
             [MICROPYTHON, "-X", "heapsize=" + heap, script or os.path.join(image, "main.py")],
             cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        self.ready = threading.Event()
+        self.serving = False
+        self.ready = threading.Event()  # set when it serves, or when its console ends
         threading.Thread(target=self._read_console, daemon=True).start()
-        if not self.ready.wait(20):
+        self.ready.wait(20)
+        if not self.serving:
             self.stop()
             raise RuntimeError("firmware did not start:\n" + self.console())
 
@@ -54,7 +56,9 @@ class Firmware:
             line = raw.decode(errors="replace").rstrip()
             self.lines.append(line)
             if "serving http://" in line:
+                self.serving = True
                 self.ready.set()
+        self.ready.set()
 
     def console(self):
         return "\n".join(self.lines)

@@ -2,6 +2,7 @@
 login, frame-rate cap."""
 import base64
 import os
+import socket
 import time
 import urllib.request
 
@@ -53,3 +54,25 @@ def test_frame_rate_cap(start):
     time.sleep(3)
     rate = (fw.status()["captures"] - before) / (time.time() - began)
     assert 8 <= rate <= 11, rate
+
+
+def test_the_console_says_serving_only_once_the_port_listens(start):
+    for _ in range(5):
+        fw = start()
+        socket.create_connection(("127.0.0.1", fw.port), timeout=5).close()  # no refusal
+        fw.stop()
+
+
+def test_a_port_in_use_gives_one_clear_line(start):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        try:
+            start(settings={"port": port})
+        except RuntimeError as exc:
+            console = str(exc)
+        else:
+            raise AssertionError("the firmware served on a port in use")
+    assert "camera: cannot listen on port %d" % port in console
+    assert "Traceback" not in console

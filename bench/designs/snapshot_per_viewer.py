@@ -57,5 +57,14 @@ async def status(request):
     return dict(counters, heap_used=gc.mem_alloc(), heap_free=gc.mem_free())
 
 
-print("camera: serving http://127.0.0.1:%d/" % cfg["port"])
-asyncio.run(app.start_server(port=cfg["port"]))
+async def serve():
+    asyncio.create_task(announce())
+    await app.start_server(port=cfg["port"])
+
+
+async def announce():
+    await app.listening()
+    print("camera: serving http://127.0.0.1:%d/" % cfg["port"])
+
+
+asyncio.run(serve())

@@ -183,6 +183,11 @@ class Server(Microdot):
             raise Rejected(400, "Bad Request")
         return req
 
+    async def listening(self):
+        """Return once start_server's socket is listening."""
+        while self.server is None:
+            await asyncio.sleep_ms(5)
+
     async def watchdog(self):
         """Close connections whose request is late (slowloris) or whose socket has stalled."""
         while True:
