@@ -80,10 +80,13 @@ class Firmware:
         return json.loads(self.get("/status.json", timeout=timeout)[2])
 
     def cpu_seconds(self):
-        """User plus system CPU time the firmware process has used."""
-        with open("/proc/%d/stat" % self.proc.pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time the firmware process has used, to the nanosecond (the scheduler's count)."""
+        tasks = "/proc/%d/task" % self.proc.pid
+        total = 0
+        for task in os.listdir(tasks):
+            with open("%s/%s/schedstat" % (tasks, task)) as f:
+                total += int(f.read().split()[0])
+        return total / 1e9
 
     def fds(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))

@@ -3,20 +3,25 @@ import asyncio
 import time
 
 POLL_MS = 1  # between non-blocking snapshot polls; the event loop runs meanwhile
-WAKE_EARLY_MS = 1  # start polling this long before the next frame is due
+LEAD_US = 250  # the schedule runs this much ahead of the sensor each frame, so it stays in phase
 TIMEOUT_MS = 3000  # no frame for this long is a capture failure, as for a blocking snapshot
 
 
 class Camera:
-    """Wraps `csi.CSI` (firmware 4.8+), or the legacy `sensor` module."""
+    """Wraps `csi.CSI` (firmware 4.8+), or the legacy `sensor` module.
+
+    It learns the sensor's frame interval and phase and sleeps until the next frame is due,
+    so most frames take one poll: every wake-up costs the CPU, on a board as on a host.
+    """
 
     def __init__(self, framesize="QVGA", pixformat="RGB565", quality=85):
         self.framesize = framesize
         self.pixformat = pixformat
         self.quality = quality
         self._sensor = None
-        self.period_ms = 0  # the sensor's frame interval, learnt
-        self._last = time.ticks_ms()
+        self.period_us = 0  # the sensor's frame interval, learnt
+        self._seen = None  # when the last frame was taken
+        self._due = time.ticks_us()  # when the next frame should be ready
         self._outliers = 0
 
     def reset(self):
@@ -34,29 +39,40 @@ class Camera:
         """The next frame, polled without blocking the event loop."""
         if self._sensor is None:
             self.reset()
-        due = self.period_ms - WAKE_EARLY_MS - time.ticks_diff(time.ticks_ms(), self._last)
-        if due > 0:
-            await asyncio.sleep_ms(due)  # no frame is due yet: every poll would be a wasted wakeup
+        wait_us = time.ticks_diff(self._due, time.ticks_us())
+        if wait_us > 0:
+            await asyncio.sleep_ms((wait_us + 999) // 1000)
         deadline = time.ticks_add(time.ticks_ms(), TIMEOUT_MS)
+        missed = False
         while True:
             img = self._sensor.snapshot(blocking=False)
             if img is not None:
-                self._learn()
+                self._learn(missed)
                 return img
             if time.ticks_diff(time.ticks_ms(), deadline) > 0:
                 raise RuntimeError("no frame from the sensor for %d ms" % TIMEOUT_MS)
+            missed = True
             await asyncio.sleep_ms(POLL_MS)
 
-    def _learn(self):
-        """Track the frame interval; up to three outliers in a row (a stall) are ignored."""
-        now = time.ticks_ms()
-        gap = time.ticks_diff(now, self._last)
-        self._last = now
-        if self.period_ms and gap > 2 * self.period_ms and self._outliers < 3:
+    def _learn(self, missed):
+        """Track the frame interval and phase. A gap over twice the interval is a stall and is
+        ignored, unless it happens four times in a row: then it is the sensor's new rate.
+        A poll that finds a frame at once says only that it was ready by then."""
+        now = time.ticks_us()
+        gap = time.ticks_diff(now, self._seen) if self._seen is not None else 0
+        self._seen = now
+        period = self.period_us
+        if not period or self._outliers >= 3:
+            period = gap
+            self._outliers = 0
+        elif gap > 2 * period:
             self._outliers += 1
-            return
-        self._outliers = 0
-        self.period_ms = (self.period_ms + gap) // 2 if self.period_ms else gap
+        else:
+            period = (3 * period + gap) // 4
+            self._outliers = 0
+        self.period_us = period
+        late = time.ticks_diff(now, self._due) > period
+        self._due = time.ticks_add(now if missed or late else self._due, period - LEAD_US)
 
     async def jpeg(self):
         """The next frame as JPEG: a view into the frame buffer, valid until the next snapshot."""

@@ -119,7 +119,9 @@ class FrameHub:
     async def keepalive(self):
         """Re-send the last frame about once a second while the sensor delivers none."""
         while True:
-            await asyncio.sleep_ms(KEEPALIVE_MS // 4)
             quiet = time.ticks_diff(time.ticks_ms(), self._pulsed)
             if self.frame is not None and quiet >= KEEPALIVE_MS:
                 self.pulse()
+                quiet = 0
+            # while frames flow, this wakes about once a second
+            await asyncio.sleep_ms(max(KEEPALIVE_MS - quiet, KEEPALIVE_MS // 4))
