@@ -25,7 +25,11 @@ def seq_of(jpeg):
 
 
 async def main():
+    global polls
     camera = Camera()
+    for _ in range(10):  # learning the interval takes two frames
+        await camera.jpeg()
+    polls = 0
     seqs = []
     for _ in range(FRAMES):
         seqs.append(seq_of(await camera.jpeg()))
