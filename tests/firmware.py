@@ -112,15 +112,8 @@ class MjpegReader:
         self.sock.connect(("127.0.0.1", port))
         self.sock.sendall(b"GET %s HTTP/1.1\r\nHost: camera\r\n\r\n" % path.encode())
         self.buf = b""
-        status = self._line()
-        self.status = int(status.split()[1])
-        self.headers = {}
-        while True:
-            line = self._line()
-            if not line:
-                break
-            name, value = line.split(":", 1)
-            self.headers[name.strip().lower()] = value.strip()
+        self.status = int(self._line().split()[1])
+        self.headers = self._headers()
 
     def _fill(self):
         data = self.sock.recv(65536)
@@ -140,19 +133,23 @@ class MjpegReader:
         line, self.buf = self.buf.split(b"\r\n", 1)
         return line.decode()
 
+    def _headers(self):
+        """Header lines up to the blank one, by lower-case name."""
+        headers = {}
+        while True:
+            line = self._line()
+            if not line:
+                return headers
+            name, value = line.split(":", 1)
+            headers[name.strip().lower()] = value.strip()
+
     def opening(self):
         """The body must open with the boundary line, straight after the headers."""
         assert self._take(len(BOUNDARY) + 2) == BOUNDARY + b"\r\n"
 
     def part(self):
         """(headers, jpeg) of the next part, checking its closing boundary arrives with it."""
-        headers = {}
-        while True:
-            line = self._line()
-            if not line:
-                break
-            name, value = line.split(":", 1)
-            headers[name.strip().lower()] = value.strip()
+        headers = self._headers()
         jpeg = self._take(int(headers["content-length"]))
         assert self._take(len(BOUNDARY) + 4) == b"\r\n" + BOUNDARY + b"\r\n"
         return headers, jpeg

@@ -90,17 +90,15 @@ class SocketWriter:
         self.blocked_since = None  # while the socket takes nothing
 
     async def awrite(self, buf):
-        view = memoryview(buf)
-        sent = 0
-        while sent < len(view):
-            n = self.sock.write(view[sent:])
-            if n:
-                sent += n
-                self.blocked_since = None  # progress
-            if sent < len(view):
-                if self.blocked_since is None:
-                    self.blocked_since = time.ticks_ms()
-                yield core._io_queue.queue_write(self.sock)
+        rest = buf  # written whole when the socket takes it: no view or slice per frame
+        while len(rest):
+            n = self.sock.write(rest) or 0  # None: the socket took nothing
+            if n == len(rest):
+                break
+            if n or self.blocked_since is None:
+                self.blocked_since = time.ticks_ms()  # the stall clock runs from the last progress
+            rest = memoryview(rest)[n:]
+            yield core._io_queue.queue_write(self.sock)
         self.blocked_since = None
 
 
