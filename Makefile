@@ -17,7 +17,9 @@ MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdo
 export MICROPYPATH := $(CURDIR)/$(IMAGE)/lib:$(CURDIR)/host:.frozen
 export SIM_TESTCARD := $(CURDIR)/$(TESTCARD)
 
-.PHONY: all image run test bench deploy repl logs clean
+HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver
+
+.PHONY: all image run test host-tools bench deploy repl logs clean
 
 all: image
 
@@ -52,7 +54,11 @@ run: image $(TESTCARD)/.done
 	@printf '{"port": %s}\n' $(PORT) > $(BUILD)/run/settings.json
 	cd $(BUILD)/run && SIM_FPS=$(FPS) $(CURDIR)/$(BIN)/micropython -X heapsize=$(HEAP) $(CURDIR)/$(IMAGE)/main.py
 
-test: image $(TESTCARD)/.done
+# The clients the tests drive: installed here when missing (root), else named.
+host-tools:
+	@python3 tools/host_tools.py $(HOST_TOOLS)
+
+test: host-tools image $(TESTCARD)/.done
 	$(BIN)/pytest -q tests
 
 # The board: PORT is its serial port here (found automatically when one board is attached).
