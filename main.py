@@ -14,11 +14,16 @@ from camstream.web import add_routes
 
 async def serve(cfg):
     camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"])
-    hub = FrameHub(cfg["camera.buffer_kb"] * 1024, max_buffers=cfg["viewers.max"] + 2)
+    try:
+        camera.reset()  # the sensor before the frame buffers: it may need the heap too
+    except Exception as exc:  # the capture loop retries
+        print("camera: sensor not ready: %r" % (exc,))
+    hub = FrameHub(cfg["camera.buffer_kb"] * 1024, cfg["camera.buffers"])
     viewers = Viewers(hub, cfg["viewers.max"])
+    connections = cfg["viewers.max"] + 4
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
-                 cfg["viewers.stall_timeout_s"] * 1000, cfg["viewers.max"] + 4)
+                 cfg["viewers.stall_timeout_s"] * 1000, connections)
     add_routes(app, hub, viewers, cfg["login"])
     jobs = (capture_loop(camera, hub, cfg["camera.fps_cap"]), hub.keepalive(), app.watchdog(),
             net.keep_connected(cfg), health.supervise(hub, app, health.watchdog(), health.Led()),
@@ -26,7 +31,7 @@ async def serve(cfg):
     for job in jobs:
         asyncio.create_task(job)
     try:
-        await app.start_server(port=cfg["port"])
+        await app.start_server(port=cfg["port"], backlog=connections)
     except OSError as exc:  # the port in use, or no network
         print("camera: cannot listen on port %d: %r" % (cfg["port"], exc))
 

@@ -4,7 +4,9 @@ import base64
 import os
 import socket
 import time
+import urllib.error
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -47,6 +49,45 @@ def test_login_guards_every_route(start):
     req = urllib.request.Request(fw.url + "/status.json", headers={"Authorization": "Basic " + token})
     with urllib.request.urlopen(req, timeout=10) as res:
         assert res.status == 200
+
+
+def authorised_get(fw, path, user, password, timeout=10):
+    token = base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
+    req = urllib.request.Request(fw.url + path, headers={"Authorization": "Basic " + token})
+    began = time.time()
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            return res.status, time.time() - began
+    except urllib.error.HTTPError as err:
+        return err.code, time.time() - began
+
+
+def test_wrong_credentials_are_slowed_alone_and_no_password_is_logged(start):
+    fw = start(settings={"login": {"user": "ha", "password": "s3cret-Pa55"},
+                         "wifi": [{"ssid": "home", "password": "wifi-Pa55word"}],
+                         "ap": {"password": "short"}})
+    with ThreadPoolExecutor(4) as pool:
+        guesses = [pool.submit(authorised_get, fw, "/snapshot.jpg", "ha", "guess%d" % i)
+                   for i in range(3)]
+        time.sleep(0.2)
+        rightful = authorised_get(fw, "/status.json", "ha", "s3cret-Pa55")
+        results = [g.result() for g in guesses]
+    assert rightful[0] == 200 and rightful[1] < 0.5, rightful
+    for status, took in results:
+        assert status == 401 and took >= 0.9, results
+    assert fw.get("/")[0] == 401 and fw.get("/")[0] == 401  # asking without credentials is quick
+    assert authorised_get(fw, "/", "ha", "s3cret-Pa55")[0] == 200
+    assert authorised_get(fw, "/", "ha", "s3cret-Pa55X")[0] == 401
+    assert authorised_get(fw, "/", "h", "s3cret-Pa55")[0] == 401
+    console = fw.console()
+    for secret in ("s3cret", "Pa55", "short"):
+        assert secret not in console, console
+
+
+def test_a_bad_login_setting_is_named_without_its_password(start):
+    fw = start(settings={"login": {"user": "ha", "password": "x" * 70 + "-Secret"}})
+    assert "settings: login must be" in fw.console()
+    assert "Secret" not in fw.console()
 
 
 def test_frame_rate_cap(start):

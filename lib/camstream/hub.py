@@ -1,12 +1,16 @@
 """The frame hub: the latest JPEG, shared by every viewer, and the pulse that announces it.
 
-Frames live in a small pool of reusable buffers, so the heap sees no 20 KB allocation per
-frame and does not fragment. A buffer is reused only when no viewer is still writing it.
+Frames live in a fixed pool of buffers allocated at start, so keeping a frame never depends
+on how fragmented the heap has become. A buffer is refilled only when no viewer is writing
+it. Slow viewers cannot pin the pool: one that fell behind shares a frame already held
+rather than pin another buffer, and when the capture finds every buffer held, the viewers
+of the oldest frame, if it is older than `EVICT_MS`, are dropped to free it.
 """
 import asyncio
 import time
 
-from .log import log_limited
+from .clock import wall_clock
+from .log import log, log_limited
 
 BOUNDARY = "frame"
 OPENING = b"--frame\r\n"  # the body's first bytes, straight after the headers
@@ -14,11 +18,7 @@ CLOSING = b"\r\n--frame\r\n"  # after each JPEG, at once: browsers paint on the 
 HEADER = b"Content-Type: image/jpeg\r\nContent-Length: %d\r\nX-Timestamp: %s\r\n\r\n"
 OVERHEAD = len(HEADER) + 32 + len(CLOSING)  # a part's bytes beyond its JPEG, at most
 KEEPALIVE_MS = 1000  # with no new frame for this long, viewers get the last one again
-
-
-def wall_ms():
-    """Wall-clock milliseconds since the epoch."""
-    return time.time_ns() // 1000000
+EVICT_MS = 250  # a frame held this long, when the capture needs its buffer, is taken back
 
 
 class Frame:
@@ -42,8 +42,7 @@ class Frame:
         """Copy a JPEG out of the sensor's frame buffer (which the next snapshot overwrites)."""
         self.seq = seq
         self.ticks = time.ticks_ms()
-        ms = wall_ms()
-        self.stamp = "%d.%03d" % (ms // 1000, ms % 1000)
+        self.stamp = wall_clock.stamp()
         header = HEADER % (len(jpeg), self.stamp)
         start = len(header)
         end = start + len(jpeg)
@@ -68,14 +67,21 @@ class Frame:
 class FrameHub:
     """Holds the latest frame and wakes the viewers when it changes."""
 
-    def __init__(self, buffer_size=28 * 1024, max_buffers=10):
+    def __init__(self, buffer_size=24 * 1024, buffers=3):
         self.frame = None
-        # two buffers up front, while the heap is still in one piece; more only for slow viewers
-        self.pool = [Frame(buffer_size), Frame(buffer_size)]
-        self.max_buffers = max(2, max_buffers)
+        self.pool = []
+        try:
+            while len(self.pool) < buffers:
+                self.pool.append(Frame(buffer_size))
+        except MemoryError:
+            if len(self.pool) < 2:
+                raise
+            log("frame buffers: room for %d of %d" % (len(self.pool), buffers))
         self.captures = 0
         self.capture_errors = 0
-        self.skipped = 0  # captures dropped because every buffer was still being written
+        self.skipped = 0  # captures dropped because every buffer was held
+        self.evicted = 0  # viewers dropped to free a buffer they held too long
+        self.evict = lambda frame: None  # ends the connections writing `frame`: set by Viewers
         self.event = asyncio.Event()
         self._pulsed = time.ticks_ms()
 
@@ -90,25 +96,54 @@ class FrameHub:
         self.frame = frame
         self.pulse()
 
+    def next_for(self, seq, woken=False):
+        """The frame for a viewer that last wrote frame `seq`, or None: wait for a pulse.
+        Once woken, the latest frame even if it was written already (the keep-alive)."""
+        latest = self.frame
+        if latest is None or latest.seq == seq:
+            return latest if woken else None
+        if latest.readers or latest.seq == seq + 1 or self.spare() >= 2:
+            return latest
+        shared = None  # this viewer fell behind: share a frame another viewer holds
+        for frame in self.pool:
+            if frame.readers and frame.seq > seq and (shared is None or frame.seq > shared.seq):
+                shared = frame
+        return shared
+
+    def spare(self):
+        """Buffers that no viewer is writing."""
+        return sum(1 for frame in self.pool if not frame.readers)
+
     def _free_buffer(self, need):
-        small = None
+        free = None
         for frame in self.pool:  # the latest frame's too, once no viewer is writing it
-            if frame.readers == 0:
-                if len(frame.buf) >= need:
-                    return frame
-                small = frame
-        if small is not None:
-            self.pool.remove(small)  # outgrown: replaced by a larger one below
-        elif len(self.pool) >= self.max_buffers:
-            return None
-        try:
-            frame = Frame((need * 9 // 8 + 1023) & ~1023)
+            if not frame.readers:
+                free = frame
+                break
+        if free is None:
+            free = self._reclaim()
+        if free is None or len(free.buf) >= need:
+            return free
+        try:  # a frame larger than the buffers: this one grows, if the heap has room
+            grown = Frame((need * 9 // 8 + 1023) & ~1023)
         except MemoryError:
-            log_limited("pool", "frame buffers: no room for %d bytes beside %d buffers"
-                        % (need, len(self.pool)))
+            log_limited("pool", "frame buffers: no room for a %d-byte frame (camera.buffer_kb)"
+                        % need)
             return None
-        self.pool.append(frame)
-        return frame
+        self.pool[self.pool.index(free)] = grown
+        return grown
+
+    def _reclaim(self):
+        """Every buffer is held: drop the viewers of the oldest frame, if held too long."""
+        oldest = None
+        for frame in self.pool:
+            if frame is not self.frame and (oldest is None or frame.seq < oldest.seq):
+                oldest = frame
+        if oldest is None or oldest.age_ms() < EVICT_MS:
+            return None
+        self.evicted += oldest.readers
+        self.evict(oldest)
+        return oldest if not oldest.readers else None
 
     def pulse(self):
         """Wake every waiting viewer (set, then clear: each waiter runs once)."""

@@ -19,6 +19,7 @@ Request.max_body_length = 1024
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
 IPPROTO_TCP = 6  # the same numbers in lwIP and Linux
 TCP_NODELAY = 1
+EAGAIN = 11
 
 
 class Rejected(Exception):
@@ -35,7 +36,8 @@ class Closed(Exception):
 
 
 class HeadReader:
-    """The connection's reader, bounded: line length, head size and header count."""
+    """The connection's reader, bounded: line length, head size and header count. Body headers
+    are checked as they arrive, so a bad one is refused before anything waits for a body."""
 
     def __init__(self, stream, max_line, max_head, max_headers):
         self.stream = stream
@@ -43,6 +45,7 @@ class HeadReader:
         self.head_left = max_head
         self.lines_left = max_headers + 2  # the request line and the blank line end
         self.buf = b""
+        self.length = None  # the Content-Length given
 
     async def _fill(self):
         data = await self.stream.read(512)
@@ -64,7 +67,22 @@ class HeadReader:
             raise Rejected(431, "Request Header Fields Too Large")
         if b"\x00" in line:
             raise Rejected(400, "Bad Request")
+        self._check_body_header(line)
         return line
+
+    def _check_body_header(self, line):
+        """Refuse what would leave the server waiting for a body it cannot frame: a
+        Content-Length that is not a plain number or that contradicts another, and any
+        Transfer-Encoding (no route takes a chunked body)."""
+        name, _, value = line.partition(b":")
+        name = name.strip().lower()
+        if name == b"transfer-encoding":
+            raise Rejected(400, "Bad Request")
+        if name == b"content-length":
+            value = value.strip()
+            if not value.isdigit() or len(value) > 9 or self.length not in (None, value):
+                raise Rejected(400, "Bad Request")
+            self.length = value
 
     async def read(self, n=-1):
         if not self.buf:
@@ -88,6 +106,15 @@ class SocketWriter:
         self.sock = stream.s
         self.deadline = deadline  # for the request head; None once it has arrived
         self.blocked_since = None  # while the socket takes nothing
+        self.body = None  # the response body being written
+
+    def peer_gone(self):
+        """True if the client has closed or reset the connection. Only once the request is
+        read: this reads (and drops) whatever the client sent after it."""
+        try:
+            return self.sock.recv(1) == b""
+        except OSError as exc:
+            return exc.args[0] != EAGAIN
 
     async def awrite(self, buf):
         rest = buf  # written whole when the socket takes it: no view or slice per frame
@@ -120,8 +147,13 @@ class Server(Microdot):
         self.turned_away = 0
         self.socket_errors = 0
 
+    async def start_server(self, host="0.0.0.0", port=80, backlog=5):
+        """Listen with room for a burst of connections: asyncio's default backlog is 5."""
+        self.server = await asyncio.start_server(self.handle_request, host, port, backlog)
+        await self.server.wait_closed()
+
     async def handle_request(self, reader, writer):
-        if len(self.open) >= self.max_connections:  # bounds the heap the connections take
+        if len(self.open) >= self.max_connections and not self.prune():  # bounds the heap
             self.turned_away += 1
             try:
                 await writer.awrite(BUSY)
@@ -149,6 +181,7 @@ class Server(Microdot):
                 res = await self.dispatch_request(req)
                 req = None  # a long response need not keep the request's objects alive
             if res is not None and res is not Response.already_handled:
+                out.body = res.body
                 await res.write(out)
         except Closed:
             pass
@@ -181,6 +214,22 @@ class Server(Microdot):
             raise Rejected(400, "Bad Request")
         return req
 
+    def drop(self, task):
+        """End a connection now: its response lets go of what it holds, its task is cancelled."""
+        out = self.open.pop(task)
+        close = getattr(out.body, "close", None)
+        if close:
+            close()
+        task.cancel()
+
+    def prune(self):
+        """Drop the connections whose client has gone (closed or reset) but whose response
+        has not noticed yet, so its slot is free at once. Returns how many."""
+        gone = [task for task, out in self.open.items() if out.deadline is None and out.peer_gone()]
+        for task in gone:
+            self.drop(task)
+        return len(gone)
+
     async def listening(self):
         """Return once start_server's socket is listening."""
         while self.server is None:
@@ -200,5 +249,4 @@ class Server(Microdot):
                     log_limited("stall", "closed a stalled connection (%d so far)" % self.stalled)
                 else:
                     continue
-                del self.open[task]
-                task.cancel()
+                self.drop(task)

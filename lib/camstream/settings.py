@@ -5,8 +5,8 @@ the console and the safe default is used instead.
 """
 import json
 
-# frame size: a frame buffer's default size in KB (room for a quality-90 JPEG of a busy scene)
-FRAMESIZES = {"QQVGA": 12, "QVGA": 28, "HVGA": 40, "VGA": 64, "SVGA": 96, "XGA": 128, "HD": 160}
+# frame size: a frame buffer's default size in KB (room for a quality-85 JPEG of a busy scene)
+FRAMESIZES = {"QQVGA": 10, "QVGA": 24, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
 PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
 
 
@@ -63,6 +63,7 @@ SCHEMA = {
     "camera.quality": (85, _int(10, 100)),
     "camera.fps_cap": (0, _int(0, 120)),
     "camera.buffer_kb": (0, _int(0, 512)),
+    "camera.buffers": (3, _int(2, 16)),
     "viewers.max": (8, _int(1, 256)),
     "viewers.stall_timeout_s": (10, _int(1, 600)),
     "requests.timeout_s": (5, _int(1, 60)),

@@ -1,18 +1,45 @@
-"""Viewers: one `FrameStream` per connected client, counted against a cap."""
+"""Viewers: one `FrameStream` per connected client, counted against a cap; snapshots too."""
+import asyncio
+
 from .hub import OPENING
 
 
-class FrameStream:
+class Holder:
+    """A response that writes frames from the hub's pool: it holds one while writing it."""
+
+    def __init__(self, viewers):
+        self.viewers = viewers
+        self.frame = None
+        self.task = asyncio.current_task()  # the connection writing this response
+        viewers.holders.append(self)
+
+    def _let_go(self):
+        if self.frame is not None:
+            self.frame.release()
+            self.frame = None
+
+    def close(self):
+        self._let_go()
+        self.viewers.release(self)
+
+    async def aclose(self):
+        self.close()
+
+    def evict(self):
+        """End the connection now: its frame's buffer is needed, and it will not write again."""
+        self.close()
+        self.task.cancel()
+
+
+class FrameStream(Holder):
     """A viewer's multipart body: the latest frame at once, then each new frame once.
 
     microdot writes each part this yields and asks for the next only when the write is done,
     so a slow viewer skips straight to the newest frame and never holds up the others.
     """
 
-    def __init__(self, hub, viewers):
-        self.hub = hub
-        self.viewers = viewers
-        self.frame = None  # the frame being written, held from reuse
+    def __init__(self, viewers):
+        super().__init__(viewers)
         self.seq = -1  # the sequence number last written; -1 until the opening boundary
 
     def __aiter__(self):
@@ -23,55 +50,21 @@ class FrameStream:
         if self.seq < 0:
             self.seq = 0
             return OPENING
-        frame = self.hub.frame
-        if frame is None or frame.seq == self.seq:
-            await self.hub.event.wait()  # a new frame, or the keep-alive pulse
-            frame = self.hub.frame
+        hub = self.viewers.hub
+        frame = hub.next_for(self.seq)
+        while frame is None:
+            await hub.event.wait()  # a new frame, or the keep-alive pulse
+            frame = hub.next_for(self.seq, woken=True)
         self.frame = frame.acquire()
         self.seq = frame.seq
         return frame.part
 
-    def _let_go(self):
-        if self.frame is not None:
-            self.frame.release()
-            self.frame = None
 
-    async def aclose(self):
-        self.close()
-
-    def close(self):
-        self._let_go()
-        self.viewers.release(self)
-
-
-class Viewers:
-    """The connected viewers, and the cap on their number."""
-
-    def __init__(self, hub, limit=8):
-        self.hub = hub
-        self.limit = limit
-        self.streams = []
-        self.served = 0
-
-    def full(self):
-        return len(self.streams) >= self.limit
-
-    def open(self):
-        """A new FrameStream, registered until it is closed."""
-        stream = FrameStream(self.hub, self)
-        self.streams.append(stream)
-        self.served += 1
-        return stream
-
-    def release(self, stream):
-        if stream in self.streams:
-            self.streams.remove(stream)
-
-
-class Still:
+class Still(Holder):
     """The body of a snapshot: one frame's JPEG, held from reuse until the response closes."""
 
-    def __init__(self, frame):
+    def __init__(self, viewers, frame):
+        super().__init__(viewers)
         self.frame = frame.acquire()
         self.sent = False
 
@@ -85,10 +78,37 @@ class Still:
         self.sent = True
         return self.frame.jpeg
 
-    async def aclose(self):
-        self.close()
 
-    def close(self):
-        if self.frame is not None:
-            self.frame.release()
-            self.frame = None
+class Viewers:
+    """The responses holding frames, and the cap on the number of streams among them."""
+
+    def __init__(self, hub, limit=8):
+        self.hub = hub
+        self.limit = limit
+        self.holders = []
+        self.streams = 0
+        self.served = 0
+        hub.evict = self.evict
+
+    def full(self):
+        return self.streams >= self.limit
+
+    def open(self):
+        """A new FrameStream, registered until it is closed."""
+        self.streams += 1
+        self.served += 1
+        return FrameStream(self)
+
+    def still(self, frame):
+        return Still(self, frame)
+
+    def release(self, holder):
+        if holder in self.holders:
+            self.holders.remove(holder)
+            if isinstance(holder, FrameStream):
+                self.streams -= 1
+
+    def evict(self, frame):
+        """Drop every response writing `frame`."""
+        for holder in [h for h in self.holders if h.frame is frame]:
+            holder.evict()

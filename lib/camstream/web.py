@@ -1,12 +1,11 @@
 """The web app: the live page, the MJPEG stream, a still snapshot and the counters."""
-import binascii
 import gc
 import time
 
 from microdot import Response
 
 from .hub import BOUNDARY
-from .viewers import Still
+from .login import Login
 
 NO_CACHE = "no-store, no-cache, must-revalidate"
 
@@ -31,19 +30,14 @@ def text(body, status, reason, headers=None):
     return Response(body + "\n", status, hdrs, reason)
 
 
-def basic_auth(user, password):
-    """The Authorization header value that `user` and `password` send."""
-    return "Basic " + binascii.b2a_base64(("%s:%s" % (user, password)).encode()).decode().strip()
-
-
 def add_routes(app, hub, viewers, login=None):
     """Serve `hub` to `viewers` from `app`, a `Server`; with `login`, only to those who give it."""
     started = time.ticks_ms()
-    expected = basic_auth(login["user"], login["password"]) if login else None
+    guard = Login(login["user"], login["password"]) if login else None
 
     @app.before_request
     async def check_login(request):
-        if expected and request.headers.get("Authorization") != expected:
+        if guard and not await guard.allows(request.headers.get("Authorization")):
             return text("Login required", 401, "Unauthorized",
                         {"WWW-Authenticate": 'Basic realm="camera", charset="UTF-8"'})
 
@@ -69,7 +63,7 @@ def add_routes(app, hub, viewers, login=None):
 
     @app.get("/stream.jpg")
     async def stream(request):
-        if viewers.full():
+        if viewers.full() and not app.prune():
             return text("Too many viewers", 503, "Service Unavailable", {"Retry-After": "5"})
         return Response(viewers.open(), headers={
             "Content-Type": "multipart/x-mixed-replace; boundary=" + BOUNDARY,
@@ -83,7 +77,7 @@ def add_routes(app, hub, viewers, login=None):
         frame = hub.frame
         if frame is None:
             return text("No frame yet", 503, "Service Unavailable", {"Retry-After": "1"})
-        return Response(Still(frame), headers={
+        return Response(viewers.still(frame), headers={
             "Content-Type": "image/jpeg",
             "Content-Length": str(len(frame.jpeg)),
             "Cache-Control": "no-store",
@@ -102,8 +96,9 @@ def add_routes(app, hub, viewers, login=None):
             "frame_age_ms": frame.age_ms() if frame else None,
             "frame_bytes": len(frame.jpeg) if frame else 0,
             "frames_skipped": hub.skipped,
+            "viewers_evicted": hub.evicted,
             "frame_buffers": len(hub.pool),
-            "viewers": len(viewers.streams),
+            "viewers": viewers.streams,
             "viewer_limit": viewers.limit,
             "viewers_served": viewers.served,
             "requests_rejected": app.rejected,
@@ -112,6 +107,7 @@ def add_routes(app, hub, viewers, login=None):
             "connections_stalled": app.stalled,
             "connections_turned_away": app.turned_away,
             "socket_errors": app.socket_errors,
+            "logins_refused": guard.failures if guard else 0,
             "heap_used": gc.mem_alloc(),
             "heap_free": gc.mem_free(),
         }

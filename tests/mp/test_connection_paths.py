@@ -49,7 +49,7 @@ class Peer:
 
 
 def camera():
-    hub = FrameHub(24 * 1024, max_buffers=4)
+    hub = FrameHub(24 * 1024, buffers=2)
     hub.publish(memoryview(JPEG))
     viewers = Viewers(hub, limit=4)
     app = Server()
@@ -58,7 +58,7 @@ def camera():
 
 
 def released(hub, viewers, app, peer):
-    return (peer.closed and not viewers.streams and not app.open
+    return (peer.closed and not viewers.streams and not viewers.holders and not app.open
             and all(f.readers == 0 for f in hub.pool))
 
 
@@ -74,7 +74,7 @@ async def cancelled(name, request):
     peer = Peer(request, hang=True)
     task = asyncio.create_task(app.handle_request(peer, peer))
     await asyncio.sleep_ms(30)
-    busy = len(viewers.streams) == 1 or len(app.open) == 1
+    busy = viewers.streams == 1 or len(app.open) == 1
     task.cancel()
     await asyncio.sleep_ms(10)
     check(name, busy and released(hub, viewers, app, peer))

@@ -44,7 +44,7 @@ cfg, warnings = load({"port": 8080, "camera": {"quality": 70, "framesize": "VGA"
                       "viewers": {"_comment": "y", "max": 3}})
 check("good values taken, notes ignored", not warnings and cfg["port"] == 8080 and
       cfg["camera.quality"] == 70 and cfg["viewers.max"] == 3 and cfg["wifi"][0]["ssid"] == "home")
-check("frame buffer sized from the frame size", cfg["camera.buffer_kb"] == 64)
+check("frame buffer sized from the frame size", cfg["camera.buffer_kb"] == 56 and cfg["camera.buffers"] == 3)
 cfg, warnings = load({"colour": "blue"})
 check("unknown setting: one warning", len(warnings) == 1 and "colour" in warnings[0])
 cfg, warnings = load([1, 2])
