@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from firmware import Firmware  # noqa: E402
+from firmware import Firmware, first_parts  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 BEGIN, END = "<!-- bench results -->", "<!-- end of bench results -->"
@@ -25,6 +25,7 @@ FPS = 30
 VIEWERS = (1, 10, 50, 100)
 SECONDS = 8  # measured, after a second's warm-up
 HEAP_TRIAL_SECONDS = 30
+BURSTS = ((100, 100), (300, 256))  # (connections at once, viewers.max)
 DESIGNS = {
     "FrameStream": None,  # the firmware itself: build/image/main.py
     "concatenating": os.path.join(HERE, "designs", "concatenating.py"),
@@ -36,8 +37,8 @@ def progress(text):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), text), file=sys.stderr, flush=True)
 
 
-def start(design, heap, viewers):
-    settings = {"viewers": {"max": max(viewers, 1)}}
+def start(design, heap, viewers, max_viewers=None):
+    settings = {"viewers": {"max": max_viewers or max(viewers, 1)}}
     return Firmware(tempfile.mkdtemp(), heap=heap, settings=settings,
                     env={"SIM_FPS": str(FPS)}, script=DESIGNS[design])
 
@@ -102,6 +103,22 @@ def fan_out(design, viewers):
         fw.stop()
 
 
+def burst(design, connections, max_viewers):
+    """`connections` stream requests at once: how long until each is answered (its first
+    part, or a 503), how many of each answer, and how many never were within 20 s."""
+    fw = start(design, "16M", connections, max_viewers)
+    try:
+        time.sleep(1)
+        done, left = first_parts(fw.port, connections)
+        times = [t for answers in done.values() for t in answers]
+        return {"design": design, "connections": connections, "max_viewers": max_viewers,
+                "streams": len(done.get(b"200", [])), "refused": len(done.get(b"503", [])),
+                "unanswered": left, "p50_s": percentile(times, 50),
+                "all_s": max(times) if times and not left else None}
+    finally:
+        fw.stop()
+
+
 def holds_ten_viewers(design, heap_kb):
     """Does a heap of `heap_kb` KB hold 10 viewers for HEAP_TRIAL_SECONDS without MemoryError?"""
     try:
@@ -138,6 +155,16 @@ def fmt(value, digits=1):
     return "-" if value is None else ("%.*f" % (digits, value))
 
 
+def burst_table(bursts):
+    lines = ["| design | at once | viewers.max | streams | 503 | unanswered | median s | all answered s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    for b in bursts:
+        lines.append("| %s | %d | %d | %d | %d | %d | %s | %s |" % (
+            b["design"], b["connections"], b["max_viewers"], b["streams"], b["refused"],
+            b["unanswered"], fmt(b["p50_s"], 2), fmt(b["all_s"], 2)))
+    return "\n".join(lines)
+
+
 def table(runs, heaps):
     lines = ["| design | viewers | fps/viewer min | median | CPU µs/viewer-frame | capture fps "
              "(idle) | latency p50 ms | p99 ms | heap B/viewer |",
@@ -155,8 +182,8 @@ def table(runs, heaps):
     return "\n".join(lines)
 
 
-def targets(runs, heaps):
-    """The issue's targets, each with its verdict."""
+def targets(runs, heaps, bursts):
+    """The targets, each with its verdict."""
     ours = {r["viewers"]: r for r in runs if r["design"] == "FrameStream"}
     concat = {r["viewers"]: r for r in runs if r["design"] == "concatenating"}
     ratio = max(ours[n]["cpu_us_per_viewer_frame"] / concat[n]["cpu_us_per_viewer_frame"]
@@ -174,6 +201,17 @@ def targets(runs, heaps):
          "%s KB" % heaps["FrameStream"]),
         ("capture rate with 100 viewers within 3% of idle", capture_drop <= 0.03,
          "%.1f%% lower" % (capture_drop * 100)),
+    ]
+    burst = {b["connections"]: b for b in bursts if b["design"] == "FrameStream"}
+    checks += [
+        ("100 viewers at once all get their first frame within 0.5 s",
+         burst[100]["streams"] == 100 and (burst[100]["all_s"] or 99) < 0.5,
+         "%d in %s s" % (burst[100]["streams"], fmt(burst[100]["all_s"], 2))),
+        ("300 at once with viewers.max 256: 256 streams, 44 503s, all within 2 s",
+         (burst[300]["streams"], burst[300]["refused"]) == (256, 44)
+         and (burst[300]["all_s"] or 99) < 2,
+         "%d and %d in %s s" % (burst[300]["streams"], burst[300]["refused"],
+                                fmt(burst[300]["all_s"], 2))),
     ]
     return ["- %s: **%s** (%s)" % (name, "met" if ok else "missed", value)
             for name, ok, value in checks]
@@ -212,6 +250,11 @@ def main():
         for viewers in VIEWERS:
             progress("%s, %d viewers ..." % (design, viewers))
             runs.append(fan_out(design, viewers))
+    bursts = []
+    for design in DESIGNS:
+        for connections, max_viewers in BURSTS:
+            progress("%s: %d connections at once ..." % (design, connections))
+            bursts.append(burst(design, connections, max_viewers))
     progress("smallest heaps for 10 viewers, the three designs side by side ...")
     with ThreadPoolExecutor(len(DESIGNS)) as pool:
         heaps = dict(zip(DESIGNS, pool.map(smallest_heap, DESIGNS)))
@@ -221,11 +264,14 @@ def main():
         "%s; %s; MicroPython unix port, simulated sensor %d fps QVGA (~20 KB frames); "
         "%d s per run; took %.0f s." % (time.strftime("%Y-%m-%d"), machine, FPS, SECONDS,
                                         time.time() - began), "",
-        table(runs, heaps), "", "Targets:", ""] + targets(runs, heaps) + [""])
+        table(runs, heaps), "", "Connections at once (time until each has its first part or "
+        "its 503):", "", burst_table(bursts), "", "Targets:", ""]
+        + targets(runs, heaps, bursts) + [""])
     with open(os.path.join(RESULTS, "results.md"), "w") as f:
         f.write(text)
     with open(os.path.join(RESULTS, "results.json"), "w") as f:
-        json.dump({"runs": runs, "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
+        json.dump({"runs": runs, "bursts": bursts, "smallest_heap_kb": heaps,
+                   "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
     update_readme(text)
     print(text)

@@ -2,6 +2,7 @@
 import json
 import os
 import re
+import selectors
 import socket
 import subprocess
 import threading
@@ -172,3 +173,51 @@ def wait_for(predicate, timeout=10, interval=0.05):
             return value
         time.sleep(interval)
     return predicate()
+
+
+def first_parts(port, count, timeout=20):
+    """Open `count` stream requests at once and keep them open; (seconds until each had its
+    status line and, for a 200, its first whole part, by status), and those left unanswered."""
+    sel = selectors.DefaultSelector()
+    began = time.time()
+    for _ in range(count):
+        s = socket.socket()
+        s.setblocking(False)
+        s.connect_ex(("127.0.0.1", port))
+        sel.register(s, selectors.EVENT_WRITE, {"buf": b"", "sent": False})
+    done = {}
+    answered = []
+    while sel.get_map() and time.time() - began < timeout:
+        for key, _ in sel.select(0.5):
+            s, state = key.fileobj, key.data
+            if not state["sent"]:
+                s.send(b"GET /stream.jpg HTTP/1.1\r\n\r\n")
+                state["sent"] = True
+                sel.modify(s, selectors.EVENT_READ, state)
+                continue
+            data = s.recv(65536)
+            state["buf"] += data
+            buf = state["buf"]
+            status = buf[9:12] if len(buf) >= 12 else b""
+            part_end = _first_part_end(buf)
+            if status and (status != b"200" or part_end) or not data:
+                done.setdefault(status or b"closed", []).append(time.time() - began)
+                sel.unregister(s)
+                answered.append(s)
+    left = len(sel.get_map())
+    for s in answered + [key.fileobj for key in sel.get_map().values()]:
+        s.close()
+    return done, left
+
+
+def _first_part_end(buf):
+    head = buf.find(b"\r\n\r\n--frame\r\n")
+    if head < 0:
+        return None
+    part = buf.find(b"\r\n\r\n", head + 13)
+    if part < 0:
+        return None
+    headers = buf[head + 13:part].decode(errors="replace").lower()
+    length = int(headers.split("content-length:")[1].split("\r\n")[0])
+    end = part + 4 + length + 2
+    return end if len(buf) >= end else None

@@ -9,10 +9,11 @@ class ConcatenatingStream(viewers.FrameStream):
         if self.seq < 0:
             self.seq = 0
             return OPENING
-        frame = self.hub.frame
+        hub = self.viewers.hub
+        frame = hub.frame
         if frame is None or frame.seq == self.seq:
-            await self.hub.event.wait()
-            frame = self.hub.frame
+            await hub.event.wait()
+            frame = hub.frame
         self.seq = frame.seq
         return HEADER % (len(frame.jpeg), frame.stamp) + bytes(frame.jpeg) + CLOSING
 

@@ -7,7 +7,8 @@ import csi
 from microdot import Response
 
 from camstream import settings
-from camstream.hub import CLOSING, HEADER, OPENING, wall_ms
+from camstream.clock import wall_clock
+from camstream.hub import CLOSING, HEADER, OPENING
 from camstream.server import Server
 
 sensor = csi.CSI()
@@ -33,9 +34,8 @@ class SnapshotStream:
         img = sensor.snapshot()  # blocks the whole event loop until the sensor has a frame
         img.to_jpeg(quality=85)
         counters["captures"] += 1
-        ms = wall_ms()
         jpeg = img.bytearray()
-        return HEADER % (len(jpeg), "%d.%03d" % (ms // 1000, ms % 1000)) + bytes(jpeg) + CLOSING
+        return HEADER % (len(jpeg), wall_clock.stamp()) + bytes(jpeg) + CLOSING
 
     def close(self):
         counters["viewers"] -= 1
