@@ -30,7 +30,8 @@ $(BIN)/.installed: requirements.txt
 
 # The flash image: lib/ and microdot compiled for the board's MicroPython (.mpy 6.3).
 image: $(BIN)/.installed $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(MICRODOT_MPY)
-	@if [ -f settings.json ]; then cp settings.json $(IMAGE)/settings.json; fi
+	@for f in settings.json vision.py; do \
+	  if [ -f $$f ]; then cp $$f $(IMAGE)/$$f; else rm -f $(IMAGE)/$$f; fi; done
 
 $(IMAGE)/%.py: %.py
 	@mkdir -p $(dir $@)
@@ -48,11 +49,13 @@ $(TESTCARD)/.done: tools/make_testcard.py $(BIN)/.installed
 	$(PYTHON) tools/make_testcard.py $(TESTCARD) 30
 	touch $@
 
-# Run the firmware under MicroPython with the simulated camera.
+# Run the firmware under MicroPython with the simulated camera. build/run/ stands for the
+# board's /flash: main.py, settings.json (SETTINGS, with PORT) and vision.py (VISION).
 run: image $(TESTCARD)/.done
-	@mkdir -p $(BUILD)/run
-	@printf '{"port": %s}\n' $(PORT) > $(BUILD)/run/settings.json
-	cd $(BUILD)/run && SIM_FPS=$(FPS) $(CURDIR)/$(BIN)/micropython -X heapsize=$(HEAP) $(CURDIR)/$(IMAGE)/main.py
+	@rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run && cp $(IMAGE)/main.py $(BUILD)/run/
+	@$(PYTHON) tools/run_settings.py "$(SETTINGS)" $(PORT) > $(BUILD)/run/settings.json
+	@if [ -n "$(VISION)" ]; then cp "$(VISION)" $(BUILD)/run/vision.py; fi
+	cd $(BUILD)/run && SIM_FPS=$(FPS) $(CURDIR)/$(BIN)/micropython -X heapsize=$(HEAP) main.py
 
 # The clients the tests drive: installed here when missing (root), else named.
 host-tools:

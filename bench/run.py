@@ -26,6 +26,14 @@ VIEWERS = (1, 10, 50, 100)
 SECONDS = 8  # measured, after a second's warm-up
 HEAP_TRIAL_SECONDS = 30
 BURSTS = ((100, 100), (300, 256))  # (connections at once, viewers.max)
+VISION_SECONDS = 10  # per window; windows of the configurations alternate, VISION_ROUNDS each
+VISION_ROUNDS = 3
+VISIONS = {
+    "no vision.py": None,
+    "no-op process": "def process(img):\n    return None\n",
+    "examples/track_ball.py": os.path.join(ROOT, "examples", "track_ball.py"),
+    "examples/motion.py": os.path.join(ROOT, "examples", "motion.py"),
+}
 DESIGNS = {
     "FrameStream": None,  # the firmware itself: build/image/main.py
     "concatenating": os.path.join(HERE, "designs", "concatenating.py"),
@@ -37,10 +45,10 @@ def progress(text):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), text), file=sys.stderr, flush=True)
 
 
-def start(design, heap, viewers, max_viewers=None):
+def start(design, heap, viewers, max_viewers=None, vision=None):
     settings = {"viewers": {"max": max_viewers or max(viewers, 1)}}
     return Firmware(tempfile.mkdtemp(), heap=heap, settings=settings,
-                    env={"SIM_FPS": str(FPS)}, script=DESIGNS[design])
+                    env={"SIM_FPS": str(FPS)}, script=DESIGNS[design], vision=vision)
 
 
 def clients(port, viewers, seconds):
@@ -119,6 +127,53 @@ def burst(design, connections, max_viewers):
         fw.stop()
 
 
+def vision_source(name):
+    source = VISIONS[name]
+    if source and os.path.exists(source):
+        with open(source) as f:
+            return f.read()
+    return source
+
+
+def vision_cost():
+    """The capture loop's CPU per frame (no viewers) with each vision configuration: windows
+    of VISION_SECONDS, the configurations taking turns so drift hits them alike."""
+    firmwares = {name: start("FrameStream", "256K", 0, vision=vision_source(name))
+                 for name in VISIONS}
+    samples = {name: [] for name in VISIONS}
+    try:
+        time.sleep(2)
+        for round_ in range(VISION_ROUNDS):
+            for name, fw in firmwares.items():
+                progress("vision cost: %s, round %d ..." % (name, round_ + 1))
+                cap0, cpu0 = fw.status()["captures"], fw.cpu_seconds()
+                time.sleep(VISION_SECONDS)
+                cpu1, cap1 = fw.cpu_seconds(), fw.status()["captures"]
+                samples[name].append((cpu1 - cpu0) * 1e6 / (cap1 - cap0))
+        rows = []
+        base = statistics.median(samples["no vision.py"])
+        for name, fw in firmwares.items():
+            stats = fw.status()["vision"] or {}
+            us = statistics.median(samples[name])
+            rows.append({"vision": name, "cpu_us_per_frame": us, "min": min(samples[name]),
+                         "max": max(samples[name]), "added": us / base - 1,
+                         "process_mean_ms": stats.get("mean_ms")})
+        return rows
+    finally:
+        for fw in firmwares.values():
+            fw.stop()
+
+
+def vision_table(rows):
+    lines = ["| vision | CPU µs/frame (median) | range over %d windows | vs no vision.py | "
+             "process() mean ms |" % VISION_ROUNDS, "| --- | ---: | ---: | ---: | ---: |"]
+    for r in rows:
+        lines.append("| %s | %.0f | %.0f-%.0f | %+.1f%% | %s |" % (
+            r["vision"], r["cpu_us_per_frame"], r["min"], r["max"], r["added"] * 100,
+            fmt(r["process_mean_ms"], 2)))
+    return "\n".join(lines)
+
+
 def holds_ten_viewers(design, heap_kb):
     """Does a heap of `heap_kb` KB hold 10 viewers for HEAP_TRIAL_SECONDS without MemoryError?"""
     try:
@@ -182,7 +237,7 @@ def table(runs, heaps):
     return "\n".join(lines)
 
 
-def targets(runs, heaps, bursts):
+def targets(runs, heaps, bursts, visions):
     """The targets, each with its verdict."""
     ours = {r["viewers"]: r for r in runs if r["design"] == "FrameStream"}
     concat = {r["viewers"]: r for r in runs if r["design"] == "concatenating"}
@@ -202,6 +257,9 @@ def targets(runs, heaps, bursts):
         ("capture rate with 100 viewers within 3% of idle", capture_drop <= 0.03,
          "%.1f%% lower" % (capture_drop * 100)),
     ]
+    noop = [v for v in visions if v["vision"] == "no-op process"][0]
+    checks.append(("a no-op process adds at most 5% to the capture loop's CPU per frame",
+                   noop["added"] <= 0.05, "%+.1f%%" % (noop["added"] * 100)))
     burst = {b["connections"]: b for b in bursts if b["design"] == "FrameStream"}
     checks += [
         ("100 viewers at once all get their first frame within 0.5 s",
@@ -255,6 +313,7 @@ def main():
         for connections, max_viewers in BURSTS:
             progress("%s: %d connections at once ..." % (design, connections))
             bursts.append(burst(design, connections, max_viewers))
+    visions = vision_cost()
     progress("smallest heaps for 10 viewers, the three designs side by side ...")
     with ThreadPoolExecutor(len(DESIGNS)) as pool:
         heaps = dict(zip(DESIGNS, pool.map(smallest_heap, DESIGNS)))
@@ -270,7 +329,7 @@ def main():
     with open(os.path.join(RESULTS, "results.md"), "w") as f:
         f.write(text)
     with open(os.path.join(RESULTS, "results.json"), "w") as f:
-        json.dump({"runs": runs, "bursts": bursts, "smallest_heap_kb": heaps,
+        json.dump({"runs": runs, "bursts": bursts, "vision": visions, "smallest_heap_kb": heaps,
                    "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
     update_readme(text)

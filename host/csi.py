@@ -6,8 +6,15 @@ returns None until the next frame is due; `to_jpeg()`/`compress()` convert in pl
 a blocking snapshot stalls the whole process and times out after 3 s.
 
 Frames are the test-card JPEGs in $SIM_TESTCARD, each stamped with a JPEG comment
-`seq=NNNNNNNN` (its sensor sequence number). Environment knobs:
+`seq=NNNNNNNN` (its sensor sequence number).
+
+Vision: the few OpenMV image methods the examples use come from `sim_vision` (see there).
+Draw calls are recorded and, at `to_jpeg()`, stamped into that frame's JPEG as a second
+comment, `draw=rect 1 2 3 4;...`.
+
+Environment knobs:
   SIM_FPS            frames per second (default 30)
+  SIM_STILL          1: the ball holds still (the same test-card frame every time)
   SIM_FIRST_FRAME_S  delay before the first frame (default 0)
   SIM_FAULT_RATE     fraction of snapshots that raise RuntimeError/OSError/MemoryError
   SIM_STALL_AT       frame number after which the sensor stalls ...
@@ -25,7 +32,7 @@ QVGA = 5
 VGA = 6
 _SIZES = {QQVGA: (160, 120), QVGA: (320, 240), VGA: (640, 480)}
 
-BUFFER_SIZE = 24 * 1024
+BUFFER_SIZE = 22 * 1024  # the largest test-card frame (21 KB) with its comments
 _buffer = bytearray(BUFFER_SIZE)  # the one frame buffer, as on the board
 _COMMENT = b"\xff\xfe\x00\x0eseq=%08d"  # COM segment: marker, length 14, payload
 _TIMEOUT_MS = 3000
@@ -39,19 +46,36 @@ def _env(name, default):
 
 
 class Image:
-    """A frame in the shared buffer."""
+    """A frame in the shared buffer, or (from mean_pooled) a small image in the heap."""
 
-    def __init__(self, size, width, height):
+    def __init__(self, size, width, height, card=0):
         self._size = size
         self._jpeg = False
         self._width = width
         self._height = height
+        self._card = card  # which test-card frame this is: sim_vision knows its ball
+        self._draws = []  # what vision drew on it: stamped into the JPEG by to_jpeg
 
     def to_jpeg(self, quality=90, **kwargs):
         if not 0 < quality <= 100:
             raise ValueError("quality")
+        if self._draws and not self._jpeg:
+            self._stamp_draws()
         self._jpeg = True
         return self
+
+    def _stamp_draws(self):
+        """Insert a comment segment `draw=...` after the `seq=` one, moving the rest along."""
+        text = ("draw=" + ";".join(self._draws)).encode()[:65000]
+        segment = b"\xff\xfe" + bytes(((len(text) + 2) >> 8, (len(text) + 2) & 255)) + text
+        at = 2 + len(_COMMENT % 0)
+        end = self._size + len(segment)
+        if end > BUFFER_SIZE:
+            raise MemoryError("frame buffer full")
+        view = memoryview(_buffer)
+        view[at + len(segment):end] = view[at:self._size]
+        view[at:at + len(segment)] = segment
+        self._size = end
 
     compress = to_jpeg
 
@@ -67,6 +91,13 @@ class Image:
     def height(self):
         return self._height
 
+    def __getattr__(self, name):
+        """OpenMV's vision and drawing methods, from `sim_vision`, loaded on first use so that
+        a camera without vision keeps the stand-in's heap small."""
+        import sim_vision
+        method = getattr(sim_vision, name)
+        return lambda *args, **kwargs: method(self, *args, **kwargs)
+
 
 class CSI:
     def __init__(self, cid=0):
@@ -81,6 +112,7 @@ class CSI:
         self._stall_until = time.ticks_ms()
         self._seq = 0
         self._size = (320, 240)
+        self._still = _env("SIM_STILL", 0)
         global _first_frame_due
         if _first_frame_due is None:
             _first_frame_due = time.ticks_add(time.ticks_ms(), int(_env("SIM_FIRST_FRAME_S", 0.0) * 1000))
@@ -128,9 +160,9 @@ class CSI:
         self._seq += 1
         comment = _COMMENT % self._seq
         offset = len(comment)  # the file's own SOI lands under the comment's tail
-        name = self._files[self._seq % len(self._files)]
-        with open(self._dir + "/" + name, "rb") as f:
+        index = 0 if self._still else self._seq % len(self._files)
+        with open(self._dir + "/" + self._files[index], "rb") as f:
             size = f.readinto(memoryview(_buffer)[offset:]) + offset
         _buffer[0:2] = b"\xff\xd8"
         _buffer[2:2 + len(comment)] = comment
-        return Image(size, *self._size)
+        return Image(size, *self._size, card=index)

@@ -3,6 +3,7 @@ import json
 import os
 import re
 import selectors
+import shutil
 import socket
 import subprocess
 import threading
@@ -25,24 +26,37 @@ def free_port():
 
 
 class Firmware:
-    """One MicroPython process running build/image/main.py with the simulated camera."""
+    """One MicroPython process running the image's main.py with the simulated camera.
 
-    def __init__(self, workdir, heap="256K", settings=None, env=None, image=IMAGE, script=None):
+    `workdir` stands for the board's /flash: main.py and boot.py (or `script`) are copied
+    there beside settings.json and, given `vision` (its source), vision.py, so the script's
+    folder comes first on sys.path as '' (the flash) does on the board.
+    """
+
+    def __init__(self, workdir, heap="256K", settings=None, env=None, image=IMAGE, script=None,
+                 vision=None):
         self.port = free_port()
         self.lines = []
         cfg = {"port": self.port}
         cfg.update(settings or {})
         with open(os.path.join(workdir, "settings.json"), "w") as f:
             json.dump(cfg, f)
+        for path in (os.path.join(image, "main.py"), os.path.join(image, "boot.py"), script):
+            if path and os.path.exists(path):
+                shutil.copy(path, workdir)
+        if vision is not None:
+            with open(os.path.join(workdir, "vision.py"), "w") as f:
+                f.write(vision)
+        script = os.path.join(workdir, os.path.basename(script or "main.py"))
         environ = dict(os.environ)
         environ.update({
-            "MICROPYPATH": "%s/lib:%s/host:%s:.frozen" % (image, ROOT, image),
+            "MICROPYPATH": "%s/lib:%s/host:.frozen" % (image, ROOT),
             "SIM_TESTCARD": TESTCARD,
             "SIM_FPS": "30",
         })
         environ.update(env or {})
         self.proc = subprocess.Popen(
-            [MICROPYTHON, "-X", "heapsize=" + heap, script or os.path.join(image, "main.py")],
+            [MICROPYTHON, "-X", "heapsize=" + heap, script],
             cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         self.serving = False
         self.ready = threading.Event()  # set when it serves, or when its console ends

@@ -1,4 +1,5 @@
 """Real clients: ffmpeg and a headless Chromium reading the live stream."""
+import os
 import re
 import shutil
 import subprocess
@@ -6,6 +7,8 @@ import tempfile
 import time
 
 import pytest
+
+from firmware import ROOT
 
 
 def test_ffmpeg_reads_30_frames_without_boundary_warnings(start):
@@ -67,3 +70,23 @@ def test_browser_shows_live_video(start, browser, tmp_path):
         time.sleep(0.4)
     assert len(sums) >= 2, "the image's pixels change over time"
     assert min(sums) > 0, "the image is not blank"
+
+
+def test_browser_event_source_receives_vision_events(start, browser):
+    with open(os.path.join(ROOT, "examples", "track_ball.py")) as f:
+        fw = start(vision=f.read())
+    browser.get(fw.url + "/")
+    browser.set_script_timeout(15)
+    events = browser.execute_async_script("""
+        var done = arguments[arguments.length - 1], got = [];
+        var source = new EventSource('/events');
+        source.addEventListener('vision', function (e) {
+            got.push({id: e.lastEventId, data: JSON.parse(e.data)});
+            if (got.length == 5) { source.close(); done(got); }
+        });
+        source.onerror = function () { source.close(); done(got); };""")
+    assert len(events) == 5, events
+    for event in events:
+        assert int(event["id"]) == event["data"]["seq"] and event["data"]["result"]["found"]
+    ids = [int(e["id"]) for e in events]
+    assert ids == sorted(set(ids))

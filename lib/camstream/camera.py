@@ -74,12 +74,19 @@ class Camera:
         late = time.ticks_diff(now, self._due) > period
         self._due = time.ticks_add(now if missed or late else self._due, period - LEAD_US)
 
-    async def jpeg(self):
-        """The next frame as JPEG: a view into the frame buffer, valid until the next snapshot."""
-        img = await self.snapshot()
+    def encode(self, img):
+        """The frame as JPEG, converted in place: a view into the frame buffer, valid until
+        the next snapshot."""
         encode = getattr(img, "to_jpeg", None) or img.compress
         encode(quality=self.quality)
         return img.bytearray()
+
+    @property
+    def sensor(self):
+        """The board's own sensor object (`csi.CSI`, or the `sensor` module), for vision's setup."""
+        if self._sensor is None:
+            self.reset()
+        return self._sensor.csi or self._sensor.module
 
 
 class _Sensor:

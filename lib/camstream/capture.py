@@ -2,6 +2,7 @@
 import asyncio
 import time
 
+from .clock import wall_clock
 from .log import log_limited
 
 RETRY_MAX_MS = 5000
@@ -12,15 +13,19 @@ def retry_delay_ms(failures):
     return 0 if failures < 2 else min(100 << min(failures - 2, 6), RETRY_MAX_MS)
 
 
-async def capture_loop(camera, hub, fps_cap=0):
-    """Snapshot, encode, publish, forever (at most `fps_cap` a second when set).
-    Any fault is counted, logged and retried."""
+async def capture_loop(camera, hub, fps_cap=0, stages=()):
+    """Snapshot, run the stages (vision), encode, publish, forever (at most `fps_cap` a second
+    when set). Any fault is counted, logged and retried."""
     failures = 0
     interval = 1000 // fps_cap if fps_cap else 0
     while True:
         began = time.ticks_ms()
         try:
-            hub.publish(await camera.jpeg())
+            img = await camera.snapshot()
+            stamp = wall_clock.stamp()
+            for stage in stages:
+                await stage.run(img, hub.captures + 1, stamp)  # the sequence number it will get
+            hub.publish(camera.encode(img), stamp)
             failures = 0
             rest = interval - time.ticks_diff(time.ticks_ms(), began)
             if rest > 0:

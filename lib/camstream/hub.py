@@ -9,7 +9,6 @@ of the oldest frame, if it is older than `EVICT_MS`, are dropped to free it.
 import asyncio
 import time
 
-from .clock import wall_clock
 from .log import log, log_limited
 
 BOUNDARY = "frame"
@@ -38,11 +37,11 @@ class Frame:
         self.jpeg = None
         self.part = None
 
-    def fill(self, jpeg, seq):
+    def fill(self, jpeg, seq, stamp):
         """Copy a JPEG out of the sensor's frame buffer (which the next snapshot overwrites)."""
         self.seq = seq
         self.ticks = time.ticks_ms()
-        self.stamp = wall_clock.stamp()
+        self.stamp = stamp
         header = HEADER % (len(jpeg), self.stamp)
         start = len(header)
         end = start + len(jpeg)
@@ -67,7 +66,7 @@ class Frame:
 class FrameHub:
     """Holds the latest frame and wakes the viewers when it changes."""
 
-    def __init__(self, buffer_size=24 * 1024, buffers=3):
+    def __init__(self, buffer_size=22 * 1024, buffers=3):
         self.frame = None
         self.pool = []
         try:
@@ -85,14 +84,15 @@ class FrameHub:
         self.event = asyncio.Event()
         self._pulsed = time.ticks_ms()
 
-    def publish(self, jpeg):
-        """Copy a JPEG into a free buffer, make it the latest frame and wake the viewers."""
+    def publish(self, jpeg, stamp):
+        """Copy a JPEG, captured at `stamp` (X-Timestamp), into a free buffer, make it the
+        latest frame and wake the viewers."""
         self.captures += 1
         frame = self._free_buffer(len(jpeg) + OVERHEAD)
         if frame is None:
             self.skipped += 1
             return
-        frame.fill(jpeg, self.captures)
+        frame.fill(jpeg, self.captures, stamp)
         self.frame = frame
         self.pulse()
 

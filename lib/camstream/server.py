@@ -132,7 +132,7 @@ class SocketWriter:
 class Server(Microdot):
     """microdot with request limits, deadlines, stall detection and a connection cap."""
 
-    def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=8192, max_headers=32,
+    def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=4096, max_headers=32,
                  stall_ms=10000, max_connections=12):
         super().__init__()
         self.head_timeout_ms = head_timeout_ms

@@ -6,7 +6,7 @@ the console and the safe default is used instead.
 import json
 
 # frame size: a frame buffer's default size in KB (room for a quality-85 JPEG of a busy scene)
-FRAMESIZES = {"QQVGA": 10, "QVGA": 24, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
+FRAMESIZES = {"QQVGA": 10, "QVGA": 22, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
 PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
 
 
@@ -68,7 +68,7 @@ SCHEMA = {
     "viewers.stall_timeout_s": (10, _int(1, 600)),
     "requests.timeout_s": (5, _int(1, 60)),
     "requests.max_line": (2048, _int(256, 16384)),
-    "requests.max_head": (8192, _int(1024, 65536)),
+    "requests.max_head": (4096, _int(1024, 65536)),
     "requests.max_headers": (32, _int(4, 256)),
     "login": (None, _login),
 }

@@ -80,22 +80,27 @@ class Still(Holder):
 
 
 class Viewers:
-    """The responses holding frames, and the cap on the number of streams among them."""
+    """The open long responses (streams, snapshots, event streams), and the cap on each kind."""
 
     def __init__(self, hub, limit=8):
         self.hub = hub
         self.limit = limit
         self.holders = []
-        self.streams = 0
         self.served = 0
         hub.evict = self.evict
 
-    def full(self):
-        return self.streams >= self.limit
+    def count(self, kind):
+        return sum(1 for holder in self.holders if isinstance(holder, kind))
+
+    @property
+    def streams(self):
+        return self.count(FrameStream)
+
+    def full(self, kind=FrameStream):
+        return self.count(kind) >= self.limit
 
     def open(self):
         """A new FrameStream, registered until it is closed."""
-        self.streams += 1
         self.served += 1
         return FrameStream(self)
 
@@ -105,8 +110,6 @@ class Viewers:
     def release(self, holder):
         if holder in self.holders:
             self.holders.remove(holder)
-            if isinstance(holder, FrameStream):
-                self.streams -= 1
 
     def evict(self, frame):
         """Drop every response writing `frame`."""

@@ -4,6 +4,7 @@ import time
 
 from microdot import Response
 
+from .events import Events, EventStream
 from .hub import BOUNDARY
 from .login import Login
 
@@ -30,8 +31,9 @@ def text(body, status, reason, headers=None):
     return Response(body + "\n", status, hdrs, reason)
 
 
-def add_routes(app, hub, viewers, login=None):
-    """Serve `hub` to `viewers` from `app`, a `Server`; with `login`, only to those who give it."""
+def add_routes(app, hub, viewers, login=None, vision=None):
+    """Serve `hub` to `viewers` from `app`, a `Server`, with `vision`'s results where there is
+    a vision stage; with `login`, only to those who give it."""
     started = time.ticks_ms()
     guard = Login(login["user"], login["password"]) if login else None
 
@@ -85,6 +87,29 @@ def add_routes(app, hub, viewers, login=None):
             "X-Frame-Age": "%.3f" % (frame.age_ms() / 1000),
         })
 
+    @app.get("/vision.json")
+    async def vision_result(request):
+        if vision is None:
+            return text("No vision stage (no vision.py)", 404, "Not Found")
+        if vision.latest is None:
+            return text("No result yet", 503, "Service Unavailable", {"Retry-After": "1"})
+        return Response(vision.latest, headers={"Content-Type": "application/json",
+                                                "Cache-Control": "no-store"})
+
+    events = Events(vision) if vision else None
+
+    @app.get("/events")
+    async def event_stream(request):
+        if events is None:
+            return text("No vision stage (no vision.py)", 404, "Not Found")
+        if viewers.full(EventStream) and not app.prune():
+            return text("Too many listeners", 503, "Service Unavailable", {"Retry-After": "5"})
+        return Response(EventStream(viewers, events), headers={
+            "Content-Type": "text/event-stream",
+            "Cache-Control": "no-cache",
+            "Connection": "close",
+        })
+
     @app.get("/status.json")
     async def status(request):
         gc.collect()
@@ -99,6 +124,7 @@ def add_routes(app, hub, viewers, login=None):
             "viewers_evicted": hub.evicted,
             "frame_buffers": len(hub.pool),
             "viewers": viewers.streams,
+            "listeners": viewers.count(EventStream),
             "viewer_limit": viewers.limit,
             "viewers_served": viewers.served,
             "requests_rejected": app.rejected,
@@ -110,6 +136,7 @@ def add_routes(app, hub, viewers, login=None):
             "logins_refused": guard.failures if guard else 0,
             "heap_used": gc.mem_alloc(),
             "heap_free": gc.mem_free(),
+            "vision": vision.stats() if vision else None,
         }
 
     return app

@@ -63,7 +63,7 @@ from camstream.hub import FrameHub  # noqa: E402
 
 clock_module.wall_clock.__init__(NoTimeNs())  # the hub's clock, as on AE3 with firmware 4.8
 hub = FrameHub(4096)
-hub.publish(b"\xff\xd8" + b"x" * 100 + b"\xff\xd9")
+hub.publish(b"\xff\xd8" + b"x" * 100 + b"\xff\xd9", clock_module.wall_clock.stamp())
 check("frames are published without time_ns", bytes(hub.frame.part).find(b"X-Timestamp: %d." % NOW_1970) > 0)
 
 host = WallClock()

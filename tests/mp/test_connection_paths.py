@@ -50,7 +50,7 @@ class Peer:
 
 def camera():
     hub = FrameHub(24 * 1024, buffers=2)
-    hub.publish(memoryview(JPEG))
+    hub.publish(memoryview(JPEG), "0.000")
     viewers = Viewers(hub, limit=4)
     app = Server()
     add_routes(app, hub, viewers)

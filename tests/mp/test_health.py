@@ -25,7 +25,7 @@ async def main():
     async def healthy(ms):
         end = time.ticks_add(time.ticks_ms(), ms)
         while time.ticks_diff(end, time.ticks_ms()) > 0:
-            hub.publish(b"\xff\xd8jpeg\xff\xd9")
+            hub.publish(b"\xff\xd8jpeg\xff\xd9", "0.000")
             app.heartbeat = time.ticks_ms()
             await asyncio.sleep_ms(20)
 
