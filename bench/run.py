@@ -324,8 +324,9 @@ def main():
         "%d s per run; took %.0f s." % (time.strftime("%Y-%m-%d"), machine, FPS, SECONDS,
                                         time.time() - began), "",
         table(runs, heaps), "", "Connections at once (time until each has its first part or "
-        "its 503):", "", burst_table(bursts), "", "Targets:", ""]
-        + targets(runs, heaps, bursts) + [""])
+        "its 503):", "", burst_table(bursts), "", "Vision (`vision.py`), no viewers: CPU per "
+        "frame of the whole firmware process:", "", vision_table(visions), "", "Targets:", ""]
+        + targets(runs, heaps, bursts, visions) + [""])
     with open(os.path.join(RESULTS, "results.md"), "w") as f:
         f.write(text)
     with open(os.path.join(RESULTS, "results.json"), "w") as f:

@@ -5,7 +5,8 @@ from .hub import OPENING
 
 
 class Holder:
-    """A response that writes frames from the hub's pool: it holds one while writing it."""
+    """A long response (stream, snapshot, event stream), registered with Viewers until it is
+    closed; while it writes a frame from the hub's pool, it holds that frame's buffer."""
 
     def __init__(self, viewers):
         self.viewers = viewers
