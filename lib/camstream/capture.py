@@ -24,7 +24,9 @@ async def capture_loop(camera, hub, fps_cap=0, stages=()):
             img = await camera.snapshot()
             stamp = wall_clock.stamp()
             for stage in stages:
-                await stage.run(img, hub.captures + 1, stamp)  # the sequence number it will get
+                wait = stage.run(img, hub.captures + 1, stamp)  # the sequence number it will get
+                if wait is not None:
+                    await wait
             hub.publish(camera.encode(img), stamp)
             failures = 0
             rest = interval - time.ticks_diff(time.ticks_ms(), began)

@@ -45,31 +45,39 @@ class Vision:
             except Exception as exc:
                 self._failed("setup", exc)
 
-    async def run(self, img, seq, stamp):
-        """Process frame `seq` (a stage of the capture loop): draw, publish the result."""
+    def run(self, img, seq, stamp):
+        """Process frame `seq` (a stage of the capture loop): draw, publish the result.
+        Returns what the loop must await (an async process, or the server's turn after a slow
+        one), else None: a fast process costs no coroutine per frame."""
         if seq % self.every:
-            return
+            return None
         began = time.ticks_us()
-        took = 0
         try:
             result = self.process(img)
             if hasattr(result, "send"):  # an async def process
-                result = await result
-            took = time.ticks_diff(time.ticks_us(), began)
-            if result is not None:
-                self._publish(seq, stamp, took, json.dumps(result))
+                return self._run_async(result, seq, stamp, began)
+            self._publish(seq, stamp, began, result)
         except Exception as exc:  # MemoryError too: the camera goes on without this result
-            took = time.ticks_diff(time.ticks_us(), began)
             self._failed("process", exc)
-        self._count(took)
-        pause = min(took // 1000 // PAUSE_SHARE, PAUSE_MAX_MS)
-        if pause:  # the server's turn before the next frame: a slow process must not starve it
-            await asyncio.sleep_ms(pause)
+        return self._finish(began)
 
-    def _count(self, took):
+    async def _run_async(self, coro, seq, stamp, began):
+        try:
+            self._publish(seq, stamp, began, await coro)
+        except Exception as exc:
+            self._failed("process", exc)
+        pause = self._finish(began)
+        if pause is not None:
+            await pause
+
+    def _finish(self, began):
+        """Count the run; after a slow one, the pause that gives the server its turn."""
+        took = time.ticks_diff(time.ticks_us(), began)
         self.runs += 1
         self.total_us += took
         self.max_us = max(self.max_us, took)
+        pause = min(took // 1000 // PAUSE_SHARE, PAUSE_MAX_MS)
+        return asyncio.sleep_ms(pause) if pause else None
 
     def _failed(self, where, exc):
         self.errors += 1
@@ -77,10 +85,13 @@ class Vision:
         self.last_error = "%s: %r" % (where, exc)
         log_limited("vision", "vision: %s failed (%d so far): %r" % (where, self.errors, exc))
 
-    def _publish(self, seq, stamp, took, result):
-        self.seq = seq
+    def _publish(self, seq, stamp, began, result):
+        if result is None:
+            return
+        took = time.ticks_diff(time.ticks_us(), began)
         self.latest = '{"seq": %d, "time": %s, "ms": %.1f, "result": %s}' % (
-            seq, stamp, took / 1000, result)
+            seq, stamp, took / 1000, json.dumps(result))
+        self.seq = seq
         self.event.set()
         self.event.clear()
 
