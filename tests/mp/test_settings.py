@@ -73,4 +73,7 @@ for content, what in ((None, "missing"), ('{"port": 80', "corrupt"), ("\xff\xfe"
     cfg = settings.load(path, warn=warnings.append)
     check("%s file: defaults and one line" % what, cfg == DEFAULTS and len(warnings) == 1)
 
+warnings = []
+cfg = settings.load("../../settings.example.json", warn=warnings.append)
+check("the template loads without a warning (%s)" % warnings, not warnings and cfg["port"] == 80)
 report()
