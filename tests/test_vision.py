@@ -112,18 +112,17 @@ def test_three_event_listeners_get_the_results_in_order(start):
         events.close()
         got[key] = ids
 
-    before = fw.status()["vision"]["runs"]
     threads = [threading.Thread(target=listen, args=(i,)) for i in range(3)]
     for t in threads:
         t.start()
     for t in threads:
         t.join(30)
-    runs = fw.status()["vision"]["runs"] - before
-    assert len(got) == 3 and fw.status()["listeners"] == 0 or wait_for(
-        lambda: fw.status()["listeners"] == 0)
+    assert len(got) == 3
+    assert wait_for(lambda: fw.status()["listeners"] == 0)
     for ids in got.values():
         assert ids == sorted(set(ids)), "in order, each once"
-        assert len(ids) >= 0.9 * runs * 4 / 4.3, (len(ids), runs)  # runs spans the joins too
+        published = ids[-1] - ids[0] + 1  # every frame has a result: one per sequence number
+        assert len(ids) >= 0.9 * published, (len(ids), published)
 
 
 def test_eight_viewers_keep_the_frame_rate_while_track_ball_runs(start):
@@ -200,13 +199,14 @@ def _n():
 
 
 def test_a_process_that_raises_is_counted_and_logged(start):
+    began = time.time()
     fw = start(vision=RAISES_EVERY_THIRD)
     keeps_serving(fw)
     stats = fw.status()["vision"]
     assert stats["errors"] >= stats["runs"] // 3 > 10, stats
     assert "ValueError('bad frame'" in stats["last_error"]
     lines = [line for line in fw.console().splitlines() if line.startswith("vision: process failed")]
-    assert 1 <= len(lines) <= 4, lines  # at most once a second
+    assert 1 <= len(lines) <= time.time() - began + 1, lines  # at most once a second
     assert json.loads(fw.get("/vision.json")[2])["result"] == {"ok": True}
 
 
