@@ -179,6 +179,15 @@ def seq_of(jpeg):
     return int(match.group(1)) if match else None
 
 
+def in_threads(target, count, timeout=30):
+    """Run target(0) ... target(count - 1) at once, each in its own thread; wait for all."""
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+
+
 def wait_for(predicate, timeout=10, interval=0.05):
     deadline = time.time() + timeout
     while time.time() < deadline:

@@ -5,7 +5,7 @@ import time
 
 from PIL import Image
 
-from firmware import MjpegReader, seq_of, wait_for
+from firmware import MjpegReader, in_threads, seq_of, wait_for
 
 
 def read_frames(port, seconds, results, key, **kwargs):
@@ -42,12 +42,7 @@ def test_eight_viewers_share_every_frame_at_sensor_rate(start):
     fw = start()
     seconds = 4
     results = {}
-    threads = [threading.Thread(target=read_frames, args=(fw.port, seconds, results, i))
-               for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(30)
+    in_threads(lambda i: read_frames(fw.port, seconds, results, i), 8)
     assert len(results) == 8
     by_seq = {}
     for reader, frames in results.values():
@@ -98,11 +93,7 @@ def test_no_torn_frames_with_stalled_readers(start):
         results[key] = [reader.part() for _ in range(200)]
         reader.close()
 
-    threads = [threading.Thread(target=stalled_reader, args=(i,)) for i in range(3)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    in_threads(stalled_reader, 3, timeout=60)
     assert len(results) == 3
     for frames in results.values():
         for headers, jpeg in frames:
