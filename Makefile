@@ -29,9 +29,13 @@ $(BIN)/.installed: requirements.txt
 	touch $@
 
 # The flash image: lib/ and microdot compiled for the board's MicroPython (.mpy 6.3).
-image: $(BIN)/.installed $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(MICRODOT_MPY)
+# BUILD (and camstream/build.mpy) name the build: a hash of the image's code.
+image: $(BIN)/.installed $(IMAGE)/BUILD
 	@for f in settings.json vision.py; do \
 	  if [ -f $$f ]; then cp $$f $(IMAGE)/$$f; else rm -f $(IMAGE)/$$f; fi; done
+
+$(IMAGE)/BUILD: $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(MICRODOT_MPY) tools/build_id.py
+	$(PYTHON) tools/build_id.py $(IMAGE)
 
 $(IMAGE)/%.py: %.py
 	@mkdir -p $(dir $@)
@@ -65,7 +69,7 @@ test: host-tools image $(TESTCARD)/.done
 	$(BIN)/pytest -q tests
 
 # The board: PORT is its serial port here (found automatically when one board is attached).
-SERIAL = $(filter /dev/% COM%,$(PORT))
+SERIAL = $(if $(findstring /,$(PORT)),$(PORT),$(filter COM%,$(PORT)))
 
 deploy: image
 	$(PYTHON) tools/board.py deploy $(SERIAL)

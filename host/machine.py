@@ -1,9 +1,17 @@
 """Host stand-in for the parts of MicroPython's `machine` module the firmware uses (never flashed).
 
-`WDT` counts feeds instead of resetting; the LED names are OpenMV's.
+`WDT` counts feeds. On the fake board ($FAKEBOARD_WDT names a file) each feed also rewrites
+that file, and the board's supervisor resets the interpreter when it goes stale: the watchdog
+then outlives soft resets and cannot be stopped, as on the board. `reset()` ends the process
+with the exit status the supervisor reads as a hard reset. `Timer` runs its callback from a
+thread. The LED names are OpenMV's.
 """
+import os
+import sys
 import time
 
+HARD_RESET_STATUS = 42  # the fake board's supervisor restarts the interpreter from boot.py + main.py
+PWRON_RESET, HARD_RESET, WDT_RESET, SOFT_RESET = 1, 2, 3, 0
 wdt = None
 
 
@@ -13,11 +21,44 @@ class WDT:
         self.timeout = timeout
         self.feeds = 0
         self.last_feed = time.ticks_ms()
+        self._file = os.getenv("FAKEBOARD_WDT")
         wdt = self
+        self.feed()
 
     def feed(self):
         self.feeds += 1
         self.last_feed = time.ticks_ms()
+        if self._file:
+            with open(self._file, "w") as f:
+                f.write(str(self.timeout))
+
+
+def reset():
+    sys.exit(HARD_RESET_STATUS)
+
+
+def reset_cause():
+    return {"hard": HARD_RESET, "watchdog": WDT_RESET, "soft": SOFT_RESET}.get(
+        os.getenv("FAKEBOARD_RESET"), PWRON_RESET)
+
+
+class Timer:
+    """A periodic virtual timer (id -1); the callback runs on its own thread."""
+    PERIODIC = 1
+
+    def __init__(self, id=-1, period=1000, mode=PERIODIC, callback=None):
+        import _thread
+        self._running = True
+        _thread.start_new_thread(self._run, (period, callback))
+
+    def _run(self, period, callback):
+        while self._running:
+            time.sleep_ms(period)
+            if self._running:
+                callback(self)
+
+    def deinit(self):
+        self._running = False
 
 
 class LED:

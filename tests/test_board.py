@@ -15,13 +15,12 @@ from firmware import ROOT, wait_for
 BOARD_START = os.path.join(ROOT, "tests", "mp", "board_start.py")
 
 
-def test_boot_joins_wifi_then_main_serves(start):
+def test_main_joins_wifi_then_serves(start):
     fw = start(script=BOARD_START, env={"SIM_WIFI": "home:secret"},
                settings={"wifi": [{"ssid": "home", "password": "secret"}]})
     console = fw.console()
     assert "wifi: joining home" in console and "access point" not in console
-    assert "camera: http://127.0.0.1:%d/" % fw.port in console  # boot.py says where
-    assert "serving http://127.0.0.1:%d/" % fw.port in console
+    assert "camera: serving http://127.0.0.1:%d/" % fw.port in console
     assert fw.get("/snapshot.jpg")[0] in (200, 503)
 
 
@@ -65,7 +64,7 @@ def authorised_get(fw, path, user, password, timeout=10):
 def test_wrong_credentials_are_slowed_alone_and_no_password_is_logged(start):
     fw = start(settings={"login": {"user": "ha", "password": "s3cret-Pa55"},
                          "wifi": [{"ssid": "home", "password": "wifi-Pa55word"}],
-                         "ap": {"password": "short"}})
+                         "ap": {"password": "short"}}, env={"SIM_WIFI": "home:wifi-Pa55word"})
     with ThreadPoolExecutor(4) as pool:
         guesses = [pool.submit(authorised_get, fw, "/snapshot.jpg", "ha", "guess%d" % i)
                    for i in range(3)]

@@ -1,7 +1,13 @@
 """Talk to a board over USB with mpremote: deploy the flash image, open the REPL, follow logs.
 
-Usage: python tools/board.py deploy|repl|logs [SERIAL_PORT]
+Usage: python tools/board.py deploy|repl|logs [SERIAL_PORT [IMAGE_DIR]]
 Without SERIAL_PORT the board is found automatically when exactly one is attached.
+
+A deploy is atomic. The board keeps two image slots, /flash/a and /flash/b; boot.py runs
+the one named in /flash/active. The new image is copied into the other slot (only the
+files that differ from what that slot holds), its BUILD file last, and only then does
+`active` name it. Cut short at any point, the board boots the old image or the new one,
+whole, and its console says which.
 """
 import os
 import subprocess
@@ -12,6 +18,34 @@ from serial.tools import list_ports
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = os.path.join(ROOT, "build", "image")
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
+
+# Run on the board: pick the slot not in use, mark it incomplete, and work inside it.
+PREPARE = """import os
+def _exists(p):
+    try:
+        return bool(os.stat(p))
+    except OSError:
+        return False
+if not _exists("active") and _exists("active.tmp"):
+    os.rename("active.tmp", "active")
+_old = open("active").read().strip() if _exists("active") else ""
+_new = "b" if _old == "a" else "a"
+for _p in (_new, _new + "/lib"):
+    if not _exists(_p):
+        os.mkdir(_p)
+if _exists(_new + "/BUILD"):
+    os.remove(_new + "/BUILD")
+os.chdir(_new)
+print("deploy: writing slot %s; until it is complete the board boots %s" % (
+    _new, "slot " + _old if _old else "no image"))
+"""
+# Run on the board once the slot holds the whole image, BUILD included: switch to it.
+COMMIT = """os.chdir("..")
+with open("active.tmp", "w") as _f:
+    _f.write(_new)
+os.rename("active.tmp", "active")
+print("deploy: the board now boots slot %s, build %s" % (_new, open(_new + "/BUILD").read().strip()))
+"""
 
 
 def boards():
@@ -30,28 +64,30 @@ def pick(port):
         else "%d boards found (%s)" % (len(found), ", ".join(found))))
 
 
-def command(action, port):
+def command(action, port, image=IMAGE):
     """The mpremote command line for `action` on `port`."""
     connect = [MPREMOTE, "connect", port]
     if action == "deploy":  # mpremote cp skips files that are unchanged on the board
-        files = ["main.py", "boot.py", "lib"]
-        files += [f for f in ("settings.json", "vision.py") if os.path.exists(os.path.join(IMAGE, f))]
-        return connect + ["cp", "-r"] + files + [":", "+", "reset"]
-    if action == "repl":
-        return connect + ["repl"]
-    if action == "logs":  # attach without a soft reset; keep a copy of what it prints
-        return connect + ["resume", "repl", "--capture", os.path.join(ROOT, "build", "board.log")]
+        own = [f for f in ("settings.json", "vision.py") if os.path.exists(os.path.join(image, f))]
+        return connect + ["exec", PREPARE, "+", "cp", "-r", "lib", "BUILD", ":.", "+",
+                          "exec", COMMIT, "+", "cp", "boot.py", "main.py"] + own + [":.", "+",
+                          "reset"]
+    if action in ("repl", "logs"):  # attach without a reset; logs keeps a copy
+        log = ["--capture", os.path.join(ROOT, "build", "board.log")] if action == "logs" else []
+        return connect + ["resume", "repl"] + log
     raise SystemExit("board: unknown action %r (deploy, repl or logs)" % action)
 
 
 def main(argv):
     action = argv[1] if len(argv) > 1 else ""
-    cmd = command(action, pick(argv[2] if len(argv) > 2 else ""))
+    image = argv[3] if len(argv) > 3 else IMAGE
+    cmd = command(action, pick(argv[2] if len(argv) > 2 else ""), image)
     if action == "deploy":
-        if not os.path.exists(os.path.join(IMAGE, "main.py")):
+        if not os.path.exists(os.path.join(image, "BUILD")):
             raise SystemExit("board: no image: run make image first")
-        print("board: copying changed files of build/image to %s, then a hard reset" % cmd[2])
-    return subprocess.call(cmd, cwd=IMAGE)
+        print("board: deploying build %s to %s, then a hard reset" % (
+            open(os.path.join(image, "BUILD")).read().strip(), cmd[2]), flush=True)
+    return subprocess.call(cmd, cwd=image)
 
 
 if __name__ == "__main__":

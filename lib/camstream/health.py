@@ -1,5 +1,11 @@
 """Health: the hardware watchdog, fed only while capture and server both make progress,
-and the board LED showing connecting, serving or error."""
+and the board LED showing connecting, serving or error.
+
+A hardware watchdog cannot be stopped, and it outlives a soft reset. So from boot.py on,
+until the camera serves, and again once it stops (Ctrl-C, mpremote), a timer feeds it:
+the REPL, a deploy and the Wi-Fi join are never cut short. While the camera serves, only
+its progress feeds it, so a hung camera is reset.
+"""
 import asyncio
 import time
 
@@ -29,6 +35,9 @@ class Led:
             (led.on if name == state else led.off)()
 
 
+_feeder = None  # the timer feeding the watchdog while the camera does not
+
+
 def watchdog():
     """machine.WDT where the board has one, else None."""
     try:
@@ -36,6 +45,29 @@ def watchdog():
         return WDT(timeout=WDT_TIMEOUT_MS)
     except (ImportError, ValueError, OSError):
         return None
+
+
+def feed_at_repl():
+    """Arm the watchdog (it may run on from before a soft reset) and feed it from a timer."""
+    global _feeder
+    wdt = watchdog()
+    if wdt is None or _feeder is not None:
+        return
+    from machine import Timer
+    feed = lambda timer: wdt.feed()  # noqa: E731
+    try:
+        _feeder = Timer(-1, period=WDT_TIMEOUT_MS // 4, callback=feed)  # a virtual timer
+    except (ValueError, TypeError, OSError):
+        _feeder = Timer(0, period=WDT_TIMEOUT_MS // 4, callback=feed)  # ports with none
+
+
+def take_over_watchdog():
+    """Stop the timer: from now on the camera's own progress feeds the watchdog."""
+    global _feeder
+    if _feeder is not None:
+        _feeder.deinit()
+        _feeder = None
+    return watchdog()
 
 
 async def supervise(hub, app, wdt, led, period_ms=1000):

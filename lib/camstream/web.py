@@ -31,9 +31,9 @@ def text(body, status, reason, headers=None):
     return Response(body + "\n", status, hdrs, reason)
 
 
-def add_routes(app, hub, viewers, login=None, vision=None):
+def add_routes(app, hub, viewers, login=None, vision=None, build=""):
     """Serve `hub` to `viewers` from `app`, a `Server`, with `vision`'s results where there is
-    a vision stage; with `login`, only to those who give it."""
+    a vision stage; with `login`, only to those who give it. `build` names the image."""
     started = time.ticks_ms()
     guard = Login(login["user"], login["password"]) if login else None
 
@@ -115,6 +115,7 @@ def add_routes(app, hub, viewers, login=None, vision=None):
         gc.collect()
         frame = hub.frame
         return {
+            "build": build,
             "uptime_s": time.ticks_diff(time.ticks_ms(), started) // 1000,
             "captures": hub.captures,
             "capture_errors": hub.capture_errors,

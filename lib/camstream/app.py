@@ -1,0 +1,84 @@
+"""The camera application: one capture loop feeding a frame hub that any number of viewers
+share, served over the network."""
+import asyncio
+import sys
+
+
+def load_settings():
+    """Read settings.json, then drop the settings module: its checks are not needed again."""
+    import camstream
+    from . import settings
+    cfg = settings.load()
+    del sys.modules["camstream.settings"], camstream.settings
+    return cfg
+
+
+def frame_source(cfg):
+    """The sensor and the frame buffers, before the rest of the code is loaded: they are the
+    largest blocks, and taken first they leave the heap's free space in one piece."""
+    from .camera import Camera
+    from .hub import FrameHub
+    camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"])
+    try:
+        camera.reset()
+    except Exception as exc:  # the capture loop retries
+        print("camera: sensor not ready: %r" % (exc,))
+    return camera, FrameHub(cfg["camera.buffer_kb"] * 1024, cfg["camera.buffers"])
+
+
+async def serve(cfg, camera, hub):
+    from . import health, net
+    from .build import ID
+    from .capture import capture_loop
+    from .server import Server
+    from .viewers import Viewers
+    from .vision import load as load_vision
+    from .web import add_routes
+
+    vision = load_vision()
+    if vision:
+        vision.start(camera)
+    viewers = Viewers(hub, cfg["viewers.max"])
+    connections = cfg["viewers.max"] + 4
+    app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
+                 cfg["requests.max_head"], cfg["requests.max_headers"],
+                 cfg["viewers.stall_timeout_s"] * 1000, connections)
+    add_routes(app, hub, viewers, cfg["login"], vision, ID)
+    stages = (vision,) if vision else ()
+    jobs = (capture_loop(camera, hub, cfg["camera.fps_cap"], stages), hub.keepalive(),
+            app.watchdog(), net.keep_connected(cfg),
+            health.supervise(hub, app, health.take_over_watchdog(), health.Led()),
+            announce(app, cfg["port"], net.address))
+    for job in jobs:
+        asyncio.create_task(job)
+    try:
+        await app.start_server(port=cfg["port"], backlog=connections)
+    except OSError as exc:  # the port in use, or no network
+        print("camera: cannot listen on port %d: %r" % (cfg["port"], exc))
+
+
+async def announce(app, port, address):
+    await app.listening()
+    print("camera: serving http://%s:%d/" % (address(), port))
+
+
+def start_network(cfg):
+    """Join Wi-Fi (else open the access point) and set the clock: the one blocking step of a
+    start, bounded, with the watchdog fed meanwhile (see health.feed_at_repl)."""
+    from . import health, net
+    health.Led().show("connecting")
+    if not net.start(cfg):
+        print("camera: no network (set wifi, or ap.password, in settings.json)")
+
+
+def main():
+    cfg = load_settings()
+    camera, hub = frame_source(cfg)
+    try:
+        start_network(cfg)
+        asyncio.run(serve(cfg, camera, hub))
+    except KeyboardInterrupt:
+        print("camera: stopped")
+    finally:
+        from . import health
+        health.feed_at_repl()  # the watchdog outlives us: keep it fed at the REPL
