@@ -12,6 +12,7 @@ TESTCARD := $(BUILD)/testcard
 MICRODOT = $(shell $(PYTHON) -c "import microdot, os; print(os.path.dirname(microdot.__file__))" 2>/dev/null)
 LIB_SOURCES := $(wildcard lib/camstream/*.py)
 LIB_MPY := $(patsubst lib/%.py,$(IMAGE)/lib/%.mpy,$(LIB_SOURCES))
+LIB_FILES := $(patsubst lib/%,$(IMAGE)/lib/%,$(wildcard lib/camstream/*.html))
 MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdot.mpy
 
 export MICROPYPATH := $(CURDIR)/$(IMAGE)/lib:$(CURDIR)/host:.frozen
@@ -34,10 +35,14 @@ image: $(BIN)/.installed $(IMAGE)/BUILD
 	@for f in settings.json vision.py; do \
 	  if [ -f $$f ]; then cp $$f $(IMAGE)/$$f; else rm -f $(IMAGE)/$$f; fi; done
 
-$(IMAGE)/BUILD: $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(MICRODOT_MPY) tools/build_id.py
+$(IMAGE)/BUILD: $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(LIB_FILES) $(MICRODOT_MPY) tools/build_id.py
 	$(PYTHON) tools/build_id.py $(IMAGE)
 
 $(IMAGE)/%.py: %.py
+	@mkdir -p $(dir $@)
+	cp $< $@
+
+$(IMAGE)/lib/camstream/%.html: lib/camstream/%.html
 	@mkdir -p $(dir $@)
 	cp $< $@
 

@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from firmware import Firmware, first_parts  # noqa: E402
+from firmware import Firmware, MjpegReader, first_parts, seq_of  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 BEGIN, END = "<!-- bench results -->", "<!-- end of bench results -->"
@@ -28,6 +28,8 @@ HEAP_TRIAL_SECONDS = 30
 BURSTS = ((100, 100), (300, 256))  # (connections at once, viewers.max)
 VISION_SECONDS = 10  # per window; windows of the configurations alternate, VISION_ROUNDS each
 VISION_ROUNDS = 3
+IDLE_SECONDS = 5  # per window; the two configurations alternate, IDLE_ROUNDS each
+IDLE_ROUNDS = 3
 VISIONS = {
     "no vision.py": None,
     "no-op process": "def process(img):\n    return None\n",
@@ -45,8 +47,10 @@ def progress(text):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), text), file=sys.stderr, flush=True)
 
 
-def start(design, heap, viewers, max_viewers=None, vision=None):
-    settings = {"viewers": {"max": max_viewers or max(viewers, 1)}}
+def start(design, heap, viewers, max_viewers=None, vision=None, idle_fps=0):
+    """A firmware; at the full sensor rate with no viewer too, unless `idle_fps` is given."""
+    settings = {"viewers": {"max": max_viewers or max(viewers, 1)},
+                "camera": {"idle_fps": idle_fps}}
     return Firmware(tempfile.mkdtemp(), heap=heap, settings=settings,
                     env={"SIM_FPS": str(FPS)}, script=DESIGNS[design], vision=vision)
 
@@ -168,6 +172,57 @@ def vision_cost():
             fw.stop()
 
 
+def idle_cost():
+    """CPU with no viewer, with the idle slowdown (the default, 1 fps) and without; and how
+    soon the first viewer gets frames at the sensor's rate."""
+    firmwares = {1: start("FrameStream", "256K", 0, idle_fps=1),
+                 0: start("FrameStream", "256K", 0, idle_fps=0)}
+    cpu = {idle: [] for idle in firmwares}
+    try:
+        time.sleep(2)
+        for round_ in range(IDLE_ROUNDS):
+            for idle, fw in firmwares.items():
+                progress("idle CPU: idle_fps %d, round %d ..." % (idle, round_ + 1))
+                cap0, cpu0, t0 = fw.status()["captures"], fw.cpu_seconds(), time.time()
+                time.sleep(IDLE_SECONDS)
+                cpu1, cap1, t1 = fw.cpu_seconds(), fw.status()["captures"], time.time()
+                cpu[idle].append(((cpu1 - cpu0) * 1000 / (t1 - t0), (cap1 - cap0) / (t1 - t0)))
+        wakes = [first_viewer(firmwares[1]) for _ in range(5)]
+    finally:
+        for fw in firmwares.values():
+            fw.stop()
+    rows = [{"idle_fps": idle, "cpu_ms_per_s": statistics.median(c for c, _ in cpu[idle]),
+             "captures_per_s": statistics.median(f for _, f in cpu[idle])} for idle in cpu]
+    return {"rows": rows, "first_part_s": max(w[0] for w in wakes),
+            "full_rate_s": max(w[1] for w in wakes)}
+
+
+def first_viewer(fw):
+    """A viewer arriving at an idle camera: seconds to its first part, and to the second new
+    frame after it (the sensor's rate again)."""
+    time.sleep(2.5)  # idle again
+    began = time.time()
+    viewer = MjpegReader(fw.port)
+    viewer.opening()
+    seqs = [seq_of(viewer.part()[1])]
+    first = time.time() - began
+    while len(seqs) < 3:
+        seqs.append(seq_of(viewer.part()[1]))
+    full = time.time() - began
+    viewer.close()
+    return first, full
+
+
+def idle_table(idle):
+    lines = ["| no viewer | CPU ms per s (median of %d windows) | captures per s |" % IDLE_ROUNDS,
+             "| --- | ---: | ---: |"]
+    for r in idle["rows"]:
+        lines.append("| %s | %.1f | %.1f |" % (
+            "idle slowdown (camera.idle_fps 1, the default)" if r["idle_fps"]
+            else "always full rate (camera.idle_fps 0)", r["cpu_ms_per_s"], r["captures_per_s"]))
+    return "\n".join(lines)
+
+
 def stage_overhead():
     """µs a no-op vision stage adds per frame, timed inside MicroPython (bench/vision_overhead.py)."""
     env = dict(os.environ, MICROPYPATH="%s/build/image/lib:%s/host:.frozen" % (ROOT, ROOT))
@@ -250,7 +305,7 @@ def table(runs, heaps):
     return "\n".join(lines)
 
 
-def targets(runs, heaps, bursts, visions):
+def targets(runs, heaps, bursts, visions, idle):
     """The targets, each with its verdict."""
     ours = {r["viewers"]: r for r in runs if r["design"] == "FrameStream"}
     concat = {r["viewers"]: r for r in runs if r["design"] == "concatenating"}
@@ -284,6 +339,15 @@ def targets(runs, heaps, bursts, visions):
          and (burst[300]["all_s"] or 99) < 2,
          "%d and %d in %s s" % (burst[300]["streams"], burst[300]["refused"],
                                 fmt(burst[300]["all_s"], 2))),
+    ]
+    slow, full = [r["cpu_ms_per_s"] for r in sorted(idle["rows"], key=lambda r: -r["idle_fps"])]
+    checks += [
+        ("with no viewer the camera idles at 1 fps, using less CPU", slow < full,
+         "%.1f ms of CPU a second instead of %.1f" % (slow, full)),
+        ("the first viewer: a frame at once, the sensor's rate within one interval + 100 ms",
+         idle["full_rate_s"] < 1 / FPS + 0.1 + 1 / FPS,
+         "first part within %.3f s, two new frames within %.3f s (worst of 5)" % (
+             idle["first_part_s"], idle["full_rate_s"])),
     ]
     return ["- %s: **%s** (%s)" % (name, "met" if ok else "missed", value)
             for name, ok, value in checks]
@@ -328,6 +392,7 @@ def main():
             progress("%s: %d connections at once ..." % (design, connections))
             bursts.append(burst(design, connections, max_viewers))
     visions = vision_cost()
+    idle = idle_cost()
     progress("smallest heaps for 10 viewers, the three designs side by side ...")
     with ThreadPoolExecutor(len(DESIGNS)) as pool:
         heaps = dict(zip(DESIGNS, pool.map(smallest_heap, DESIGNS)))
@@ -339,13 +404,14 @@ def main():
                                         time.time() - began), "",
         table(runs, heaps), "", "Connections at once (time until each has its first part or "
         "its 503):", "", burst_table(bursts), "", "Vision (`vision.py`), no viewers: CPU per "
-        "frame of the whole firmware process:", "", vision_table(visions), "", "Targets:", ""]
-        + targets(runs, heaps, bursts, visions) + [""])
+        "frame of the whole firmware process:", "", vision_table(visions), "", "Idle:", "",
+        idle_table(idle), "", "Targets:", ""]
+        + targets(runs, heaps, bursts, visions, idle) + [""])
     with open(os.path.join(RESULTS, "results.md"), "w") as f:
         f.write(text)
     with open(os.path.join(RESULTS, "results.json"), "w") as f:
-        json.dump({"runs": runs, "bursts": bursts, "vision": visions, "smallest_heap_kb": heaps,
-                   "machine": machine}, f, indent=1)
+        json.dump({"runs": runs, "bursts": bursts, "vision": visions, "idle": idle,
+                   "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
     update_readme(text)
     print(text)

@@ -5,8 +5,10 @@ Board semantics kept: one frame buffer reused by every snapshot, so
 returns None until the next frame is due; `to_jpeg()`/`compress()` convert in place;
 a blocking snapshot stalls the whole process and times out after 3 s.
 
-Frames are the test-card JPEGs in $SIM_TESTCARD, each stamped with a JPEG comment
-`seq=NNNNNNNN` (its sensor sequence number).
+Frames are the test-card JPEGs in $SIM_TESTCARD/SIZE-qQUALITY (the frame size set, the
+test-card quality nearest the one `to_jpeg` asks for), each stamped with a JPEG comment
+`seq=NNNNNNNN` (its sensor sequence number) and, when any picture control differs from its
+default, a second one: `set=hmirror=1 brightness=2`.
 
 Vision: the few OpenMV image methods the examples use come from `sim_vision` (see there).
 Draw calls are recorded and, at `to_jpeg()`, stamped into that frame's JPEG as a second
@@ -19,6 +21,7 @@ Environment knobs:
   SIM_FAULT_RATE     fraction of snapshots that raise RuntimeError/OSError/MemoryError
   SIM_STALL_AT       frame number after which the sensor stalls ...
   SIM_STALL_S        ... for this many seconds (snapshots return None meanwhile)
+  SIM_LACKS          picture controls this sensor lacks (comma-separated, e.g. saturation)
 """
 import os
 import random
@@ -30,10 +33,13 @@ JPEG = 3
 QQVGA = 4
 QVGA = 5
 VGA = 6
-_SIZES = {QQVGA: (160, 120), QVGA: (320, 240), VGA: (640, 480)}
+_SIZES = {QQVGA: ("QQVGA", 160, 120), QVGA: ("QVGA", 320, 240), VGA: ("VGA", 640, 480)}
+_QUALITIES = (10, 30, 50, 70, 85, 95)  # the test card's (tools/make_testcard.py)
+_DEFAULTS = {"hmirror": False, "vflip": False, "brightness": 0, "contrast": 0, "saturation": 0,
+             "auto_gain": True, "auto_exposure": True, "auto_whitebal": True}
 
-BUFFER_SIZE = 22 * 1024  # the largest test-card frame (21 KB) with its comments
-_buffer = bytearray(BUFFER_SIZE)  # the one frame buffer, as on the board
+BUFFER_SIZE = 22 * 1024  # the QVGA test card's largest frame (21 KB at 85) with its comments
+_buffer = bytearray(BUFFER_SIZE)  # the one frame buffer, as on the board; grows for larger frames
 _COMMENT = b"\xff\xfe\x00\x0eseq=%08d"  # COM segment: marker, length 14, payload
 _TIMEOUT_MS = 3000
 _first_frame_due = None
@@ -48,8 +54,9 @@ def _env(name, default):
 class Image:
     """A frame in the shared buffer, or (from mean_pooled) a small image in the heap."""
 
-    def __init__(self, size, width, height, card=0):
+    def __init__(self, size, width, height, card=0, sensor=None):
         self._size = size
+        self._sensor = sensor  # the CSI that filled the frame buffer
         self._jpeg = False
         self._width = width
         self._height = height
@@ -59,6 +66,8 @@ class Image:
     def to_jpeg(self, quality=90, **kwargs):
         if not 0 < quality <= 100:
             raise ValueError("quality")
+        if self._sensor is not None and not self._jpeg:
+            self._size = self._sensor._encode(self, quality)
         if self._draws and not self._jpeg:
             self._stamp_draws()
         self._jpeg = True
@@ -70,7 +79,7 @@ class Image:
         segment = b"\xff\xfe" + bytes(((len(text) + 2) >> 8, (len(text) + 2) & 255)) + text
         at = 2 + len(_COMMENT % 0)
         end = self._size + len(segment)
-        if end > BUFFER_SIZE:
+        if end > len(_buffer):
             raise MemoryError("frame buffer full")
         view = memoryview(_buffer)
         view[at + len(segment):end] = view[at:self._size]
@@ -111,7 +120,12 @@ class CSI:
         self._stall_ms = int(_env("SIM_STALL_S", 0.0) * 1000)
         self._stall_until = time.ticks_ms()
         self._seq = 0
-        self._size = (320, 240)
+        self._size = _SIZES[QVGA]
+        self._quality = 85  # the test-card quality last asked for
+        self._controls = dict(_DEFAULTS)
+        for name in (os.getenv("SIM_LACKS") or "").split(","):
+            if name:
+                setattr(self, name, None)  # a sensor without that control
         self._still = _env("SIM_STILL", 0)
         global _first_frame_due
         if _first_frame_due is None:
@@ -129,6 +143,17 @@ class CSI:
         if size is not None:
             self._size = _SIZES[size]
         return size
+
+    def __getattr__(self, name):
+        """hmirror(), vflip(), brightness() ... as the board's CSI has them."""
+        if name not in _DEFAULTS:
+            raise AttributeError(name)
+
+        def control(value=None, **kwargs):
+            if value is not None:
+                self._controls[name] = value
+            return self._controls[name]
+        return control
 
     def _ready_at(self):
         """When the next frame is due; a stall outlasts sensor resets, as a hung sensor's would."""
@@ -158,11 +183,35 @@ class CSI:
 
     def _fill(self):
         self._seq += 1
-        comment = _COMMENT % self._seq
-        offset = len(comment)  # the file's own SOI lands under the comment's tail
         index = 0 if self._still else self._seq % len(self._files)
-        with open(self._dir + "/" + self._files[index], "rb") as f:
+        return Image(self._load(index, self._seq), self._size[1], self._size[2], index, self)
+
+    def _encode(self, img, quality):
+        """The frame's size once encoded at `quality`: reloaded from that test card if the
+        one snapshot loaded was another."""
+        nearest = min(_QUALITIES, key=lambda q: abs(q - quality))
+        if nearest == self._quality:
+            return img._size
+        self._quality = nearest
+        return self._load(img._card, self._seq)
+
+    def _load(self, index, seq):
+        """Frame `index` of the test card for the current size and quality, stamped `seq`."""
+        global _buffer
+        stamps = _COMMENT % seq
+        changed = " ".join("%s=%d" % (k, v) for k, v in sorted(self._controls.items())
+                           if v != _DEFAULTS[k])
+        if changed:
+            text = b"set=" + changed.encode()
+            stamps += b"\xff\xfe" + bytes(((len(text) + 2) >> 8, (len(text) + 2) & 255)) + text
+        offset = len(stamps)  # the file's own SOI lands under the stamps' tail
+        path = "%s/%s-q%d/%s" % (self._dir, self._size[0], self._quality, self._files[index])
+        need = os.stat(path)[6] + offset + 1024  # room for vision's draw comment
+        if need > len(_buffer):
+            _buffer = None
+            _buffer = bytearray(need)
+        with open(path, "rb") as f:
             size = f.readinto(memoryview(_buffer)[offset:]) + offset
         _buffer[0:2] = b"\xff\xd8"
-        _buffer[2:2 + len(comment)] = comment
-        return Image(size, *self._size, card=index)
+        _buffer[2:2 + len(stamps)] = stamps
+        return size

@@ -34,7 +34,7 @@ class Firmware:
     """
 
     def __init__(self, workdir, heap="256K", settings=None, env=None, image=IMAGE, script=None,
-                 vision=None):
+                 vision=None, preexec=None):
         self.port = free_port()
         self.lines = []
         cfg = {"port": self.port}
@@ -55,9 +55,14 @@ class Firmware:
             "SIM_FPS": "30",
         })
         environ.update(env or {})
-        self.proc = subprocess.Popen(
-            [MICROPYTHON, "-X", "heapsize=" + heap, script],
-            cwd=workdir, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self._launch = lambda: subprocess.Popen(
+            [MICROPYTHON, "-X", "heapsize=" + heap, script], cwd=workdir, env=environ,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=preexec)
+        self.start()
+
+    def start(self):
+        """Start (or, after stop, restart: a reboot) the firmware; wait until it serves."""
+        self.proc = self._launch()
         self.serving = False
         self.ready = threading.Event()  # set when it serves, or when its console ends
         threading.Thread(target=self._read_console, daemon=True).start()
@@ -90,6 +95,17 @@ class Firmware:
                 return res.status, res.headers, res.read()
         except urllib.error.HTTPError as err:
             return err.code, err.headers, err.read()
+
+    def post(self, path, body, content_type="application/json", timeout=10, headers=None):
+        """(status, text) of a POST."""
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        req = urllib.request.Request(self.url + path, data=data, method="POST",
+                                     headers=dict(headers or {}, **{"Content-Type": content_type}))
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as res:
+                return res.status, res.read().decode()
+        except urllib.error.HTTPError as err:
+            return err.code, err.read().decode()
 
     def status(self, timeout=10):
         return json.loads(self.get("/status.json", timeout=timeout)[2])

@@ -90,7 +90,7 @@ def test_a_bad_login_setting_is_named_without_its_password(start):
 
 
 def test_frame_rate_cap(start):
-    fw = start(settings={"camera": {"fps_cap": 10}})
+    fw = start(settings={"camera": {"fps_cap": 10, "idle_fps": 0}})  # no viewer, yet 10 fps
     time.sleep(1)
     before, began = fw.status()["captures"], time.time()
     time.sleep(3)

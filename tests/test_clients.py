@@ -1,12 +1,8 @@
 """Real clients: ffmpeg and a headless Chromium reading the live stream."""
 import os
 import re
-import shutil
 import subprocess
-import tempfile
 import time
-
-import pytest
 
 from firmware import ROOT
 
@@ -23,25 +19,6 @@ def test_ffmpeg_reads_30_frames_without_boundary_warnings(start):
     assert frames and frames[-1] == 30, log
     for warning in ("boundary", "Expected", "invalid", "error", "Error", "corrupt"):
         assert warning not in log, log
-
-
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    profile = tempfile.mkdtemp()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--user-data-dir=" + profile):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 def test_browser_shows_live_video(start, browser, tmp_path):

@@ -56,7 +56,7 @@ def test_eight_viewers_share_every_frame_at_sensor_rate(start):
 
 
 def test_sensor_read_once_per_frame_whatever_the_viewers(start):
-    fw = start()
+    fw = start(settings={"camera": {"idle_fps": 0}})  # the full rate with no viewer too
     rates = {}
     for viewers in (0, 1, 8):
         assert wait_for(lambda: fw.status()["viewers"] == 0)

@@ -1,6 +1,9 @@
 """Render the simulated sensor's test card: QVGA JPEG frames with visible motion, and
 `truth.json`: where the ball is in each frame, for the stand-in's vision methods.
 
+The same frames at other frame sizes and JPEG qualities go in folders `SIZE-qQUALITY`
+(`QQVGA-q85`, `QVGA-q30` ...): the stand-in serves the one its settings select.
+
 Usage: python tools/make_testcard.py OUT_DIR [FRAMES]
 """
 import json
@@ -13,6 +16,8 @@ from PIL import Image, ImageDraw
 
 WIDTH, HEIGHT = 320, 240
 QUALITY = 85
+SIZES = {"QQVGA": (160, 120), "QVGA": (320, 240), "VGA": (640, 480)}
+QUALITIES = (10, 30, 50, 70, 85, 95)
 BALL_RADIUS = 22
 BARS = [(192, 192, 192), (192, 192, 0), (0, 192, 192), (0, 192, 0),
         (192, 0, 192), (192, 0, 0), (0, 0, 192)]
@@ -66,8 +71,15 @@ def main(out_dir, count=30):
     sizes = []
     for i in range(count):
         path = os.path.join(out_dir, "%02d.jpg" % i)
-        frame(base, i, count).save(path, "JPEG", quality=QUALITY)
+        img = frame(base, i, count)
+        img.save(path, "JPEG", quality=QUALITY)
         sizes.append(os.path.getsize(path))
+        for name, size in SIZES.items():
+            scaled = img if size == (WIDTH, HEIGHT) else img.resize(size, Image.BILINEAR)
+            for quality in QUALITIES:
+                folder = os.path.join(out_dir, "%s-q%d" % (name, quality))
+                os.makedirs(folder, exist_ok=True)
+                scaled.save(os.path.join(folder, "%02d.jpg" % i), "JPEG", quality=quality)
     with open(os.path.join(out_dir, "truth.json"), "w") as f:
         json.dump({"radius": BALL_RADIUS, "balls": [ball(i, count) for i in range(count)]}, f)
     print("test card: %d frames, %d to %d bytes, in %s"

@@ -1,24 +1,28 @@
 """The camera application: one capture loop feeding a frame hub that any number of viewers
 share, served over the network."""
 import asyncio
-import sys
+
+from . import forget
+from .camera import Camera
+from .hub import FrameHub
 
 
 def load_settings():
-    """Read settings.json, then drop the settings module: its checks are not needed again."""
-    import camstream
+    """Read settings.json, then drop the settings module (and the controls' tables it
+    used): its checks are not needed again, and its room is free before the frame buffers
+    are taken."""
     from . import settings
     cfg = settings.load()
-    del sys.modules["camstream.settings"], camstream.settings
+    forget("settings")
+    forget("controls")
     return cfg
 
 
 def frame_source(cfg):
     """The sensor and the frame buffers, before the rest of the code is loaded: they are the
     largest blocks, and taken first they leave the heap's free space in one piece."""
-    from .camera import Camera
-    from .hub import FrameHub
-    camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"])
+    camera = Camera(cfg["camera.framesize"], cfg["camera.pixformat"], cfg["camera.quality"],
+                    cfg["camera.fps_cap"], cfg["camera.picture"])
     try:
         camera.reset()
     except Exception as exc:  # the capture loop retries
@@ -38,14 +42,18 @@ async def serve(cfg, camera, hub):
     vision = load_vision()
     if vision:
         vision.start(camera)
+    else:
+        del load_vision
+        forget("vision")  # no vision.py: the stage's code leaves the heap
     viewers = Viewers(hub, cfg["viewers.max"])
     connections = cfg["viewers.max"] + 4
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
-    add_routes(app, hub, viewers, cfg["login"], vision, ID)
+    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera)
     stages = (vision,) if vision else ()
-    jobs = (capture_loop(camera, hub, cfg["camera.fps_cap"], stages), hub.keepalive(),
+    watched = (lambda: True) if vision else viewers.watching
+    jobs = (capture_loop(camera, hub, stages, cfg["camera.idle_fps"], watched), hub.keepalive(),
             app.watchdog(), net.keep_connected(cfg),
             health.supervise(hub, app, health.take_over_watchdog(), health.Led()),
             announce(app, cfg["port"], net.address))

@@ -12,12 +12,20 @@ class Camera:
 
     It learns the sensor's frame interval and phase and sleeps until the next frame is due,
     so most frames take one poll: every wake-up costs the CPU, on a board as on a host.
+
+    `pending`, when set, is work for between two frames (the controls' changes): the capture
+    loop runs it before the next snapshot. Picture controls in `picture` are applied again
+    after every sensor reset.
     """
 
-    def __init__(self, framesize="QVGA", pixformat="RGB565", quality=85):
+    def __init__(self, framesize="QVGA", pixformat="RGB565", quality=85, fps_cap=0,
+                 picture=None):
         self.framesize = framesize
         self.pixformat = pixformat
         self.quality = quality
+        self.fps_cap = fps_cap
+        self.picture = picture or {}  # picture controls not at their defaults: name -> value
+        self.pending = None
         self._sensor = None
         self.period_us = 0  # the sensor's frame interval, learnt
         self._seen = None  # when the last frame was taken
@@ -34,6 +42,10 @@ class Camera:
                 import sensor
                 self._sensor = _Sensor(sensor, None)
         self._sensor.reset(self.pixformat, self.framesize)
+        for name, value in self.picture.items():
+            setter = self._sensor.control(name)
+            if setter:
+                setter(value)
 
     async def snapshot(self):
         """The next frame, polled without blocking the event loop."""
@@ -54,12 +66,21 @@ class Camera:
             missed = True
             await asyncio.sleep_ms(POLL_MS)
 
+    def pause(self):
+        """The caller waits between frames (a rate cap, idle): the next gap is its own, not
+        the sensor's interval."""
+        self._seen = None
+
     def _learn(self, missed):
         """Track the frame interval and phase. A gap over twice the interval is a stall and is
         ignored, unless it happens four times in a row: then it is the sensor's new rate.
         A poll that finds a frame at once says only that it was ready by then."""
         now = time.ticks_us()
-        gap = time.ticks_diff(now, self._seen) if self._seen is not None else 0
+        if self._seen is None:  # the first frame, or after a pause: no interval to learn
+            self._seen = now
+            self._due = time.ticks_add(now, self.period_us - LEAD_US if self.period_us else 0)
+            return
+        gap = time.ticks_diff(now, self._seen)
         self._seen = now
         period = self.period_us
         if not period or self._outliers >= 3:
@@ -80,6 +101,21 @@ class Camera:
         encode = getattr(img, "to_jpeg", None) or img.compress
         encode(quality=self.quality)
         return img.bytearray()
+
+    def control(self, name):
+        """The sensor's setter for picture control `name`; None where it has none, or before
+        the sensor first answers."""
+        return self._sensor.control(name) if self._sensor else None
+
+    def set_framesize(self, name):
+        self._sensor.framesize(name)
+        self.framesize = name
+        self.period_us = 0  # the new mode may run at another rate
+
+    def sensor_module(self):
+        """The module holding the sensor's constants (`csi`, or `sensor`); None before the
+        sensor first answers."""
+        return self._sensor.module if self._sensor else None
 
     @property
     def sensor(self):
@@ -107,6 +143,17 @@ class _Sensor:
             self.csi.reset()
             self.csi.pixformat(pixformat)
             self.csi.framesize(framesize)
+
+    def framesize(self, name):
+        size = getattr(self.module, name)
+        (self.csi.framesize if self.csi else self.module.set_framesize)(size)
+
+    def control(self, name):
+        """The sensor's setter for picture control `name`, or None where it has none."""
+        name = name.replace("whitebalance", "whitebal")  # OpenMV's spelling
+        if self.csi is not None:
+            return getattr(self.csi, name, None)
+        return getattr(self.module, "set_" + name, None)
 
     def snapshot(self, blocking=True):
         return (self.csi or self.module).snapshot(blocking=blocking)

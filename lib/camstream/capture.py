@@ -13,13 +13,17 @@ def retry_delay_ms(failures):
     return 0 if failures < 2 else min(100 << min(failures - 2, 6), RETRY_MAX_MS)
 
 
-async def capture_loop(camera, hub, fps_cap=0, stages=()):
-    """Snapshot, run the stages (vision), encode, publish, forever (at most `fps_cap` a second
-    when set). Any fault is counted, logged and retried."""
+async def capture_loop(camera, hub, stages=(), idle_fps=0, watched=lambda: True):
+    """Snapshot, run the stages (vision), encode, publish, forever: at most `camera.fps_cap`
+    frames a second when set, and `idle_fps` while nobody is `watched()` (a viewer
+    arriving, `hub.wanted`, ends the wait). Changes to the camera apply between frames.
+    Any fault is counted, logged and retried."""
     failures = 0
-    interval = 1000 // fps_cap if fps_cap else 0
     while True:
         began = time.ticks_ms()
+        if camera.pending:
+            apply, camera.pending = camera.pending, None
+            apply()
         try:
             img = await camera.snapshot()
             stamp = wall_clock.stamp()
@@ -29,9 +33,7 @@ async def capture_loop(camera, hub, fps_cap=0, stages=()):
                     await wait
             hub.publish(camera.encode(img), stamp)
             failures = 0
-            rest = interval - time.ticks_diff(time.ticks_ms(), began)
-            if rest > 0:
-                await asyncio.sleep_ms(rest)
+            await pace(camera, hub, began, idle_fps, watched)
         except Exception as exc:  # the sensor loop must never die
             failures += 1
             hub.capture_errors += 1
@@ -43,3 +45,20 @@ async def capture_loop(camera, hub, fps_cap=0, stages=()):
                 camera.reset()
             except Exception as exc:
                 log_limited("reset", "sensor reset failed: %r" % (exc,))
+
+
+async def pace(camera, hub, began, idle_fps, watched):
+    """Wait out the rest of this frame's interval under the rate cap, or the idle rate."""
+    idle = idle_fps and not watched()
+    fps = min(camera.fps_cap or idle_fps, idle_fps) if idle else camera.fps_cap
+    rest = 1000 // fps - time.ticks_diff(time.ticks_ms(), began) if fps else 0
+    if rest <= 0:
+        return
+    camera.pause()
+    if not idle:
+        await asyncio.sleep_ms(rest)
+        return
+    try:
+        await asyncio.wait_for_ms(hub.wanted.wait(), rest)
+    except asyncio.TimeoutError:
+        pass

@@ -28,8 +28,9 @@ class Frame:
     Viewers tell frames apart by `seq`, so refilling the latest frame's buffer is safe.
     """
 
-    def __init__(self, capacity):
+    def __init__(self, capacity, generation=0):
         self.buf = bytearray(capacity)
+        self.generation = generation  # the hub's frame-size generation it was made for
         self.readers = 0
         self.seq = 0
         self.ticks = 0
@@ -68,6 +69,8 @@ class FrameHub:
 
     def __init__(self, buffer_size=22 * 1024, buffers=3):
         self.frame = None
+        self.buffer_size = buffer_size
+        self.generation = 0  # counts frame-size changes: buffers follow them
         self.pool = []
         try:
             while len(self.pool) < buffers:
@@ -82,6 +85,7 @@ class FrameHub:
         self.evicted = 0  # viewers dropped to free a buffer they held too long
         self.evict = lambda frame: None  # ends the connections writing `frame`: set by Viewers
         self.event = asyncio.Event()
+        self.wanted = asyncio.Event()  # pulsed when a viewer arrives: the capture wakes from idle
         self._pulsed = time.ticks_ms()
 
     def publish(self, jpeg, stamp):
@@ -122,16 +126,27 @@ class FrameHub:
                 break
         if free is None:
             free = self._reclaim()
-        if free is None or len(free.buf) >= need:
+        if free is None or free.generation == self.generation and len(free.buf) >= need:
             return free
-        try:  # a frame larger than the buffers: this one grows, if the heap has room
-            grown = Frame((need * 9 // 8 + 1023) & ~1023)
+        # made for another frame size, or a frame larger than the buffers: a new buffer,
+        # if the heap has room
+        size = self.buffer_size if need <= self.buffer_size else (need * 9 // 8 + 1023) & ~1023
+        try:
+            fresh = Frame(size, self.generation)
         except MemoryError:
+            if len(free.buf) >= need:
+                free.generation = self.generation  # no room for a new one: keep this one
+                return free
             log_limited("pool", "frame buffers: no room for a %d-byte frame (camera.buffer_kb)"
                         % need)
             return None
-        self.pool[self.pool.index(free)] = grown
-        return grown
+        self.pool[self.pool.index(free)] = fresh
+        return fresh
+
+    def resize(self, buffer_size):
+        """A new frame size: each buffer is replaced by one of `buffer_size` once free."""
+        self.buffer_size = buffer_size
+        self.generation += 1
 
     def _reclaim(self):
         """Every buffer is held: drop the viewers of the oldest frame, if held too long."""

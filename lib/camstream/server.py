@@ -14,7 +14,7 @@ from microdot import Microdot, Request, Response
 
 from .log import log_limited
 
-Request.max_content_length = 1024  # no route takes a body: larger ones get 413
+Request.max_content_length = 1024  # the largest body a route takes (POST /control): larger get 413
 Request.max_body_length = 1024
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
 IPPROTO_TCP = 6  # the same numbers in lwIP and Linux

@@ -4,9 +4,10 @@ A missing, corrupt or partly wrong file never stops the camera: each problem is 
 the console and the safe default is used instead.
 """
 import json
+import os
 
-# frame size: a frame buffer's default size in KB (room for a quality-85 JPEG of a busy scene)
-FRAMESIZES = {"QQVGA": 10, "QVGA": 22, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
+from .controls import FRAMESIZES, PICTURE
+
 PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
 
 
@@ -64,6 +65,7 @@ SCHEMA = {
     "camera.fps_cap": (0, _int(0, 120)),
     "camera.buffer_kb": (0, _int(0, 512)),
     "camera.buffers": (3, _int(2, 16)),
+    "camera.idle_fps": (1, _int(0, 30)),
     "viewers.max": (8, _int(1, 256)),
     "viewers.stall_timeout_s": (10, _int(1, 600)),
     "requests.timeout_s": (5, _int(1, 60)),
@@ -72,6 +74,8 @@ SCHEMA = {
     "requests.max_headers": (32, _int(4, 256)),
     "login": (None, _login),
 }
+for _name, _default in PICTURE.items():
+    SCHEMA["camera." + _name] = (_default, _flag if isinstance(_default, bool) else _int(-3, 3))
 
 
 def _flatten(obj, prefix, out):
@@ -108,14 +112,27 @@ def validate(data, warn=print):
         result["ap.ssid"] = None  # no access point: WPA2 needs a password, open must be asked for
     if not result["camera.buffer_kb"]:
         result["camera.buffer_kb"] = FRAMESIZES[result["camera.framesize"]]
+    # the picture controls not at their defaults, as the camera applies them
+    result["camera.picture"] = {name: result["camera." + name] for name in PICTURE
+                                if result["camera." + name] != PICTURE[name]}
     return result
+
+
+def _read(path):
+    """The file's JSON; on FAT a rename over a file is a remove then a rename: between the
+    two, only the temporary file holds the settings."""
+    try:
+        f = open(path)
+    except OSError:
+        f = open(path + ".tmp")
+    with f:
+        return json.load(f)
 
 
 def load(path="settings.json", warn=print):
     """Read and validate the settings file; never raises."""
     try:
-        with open(path) as f:
-            data = json.load(f)
+        data = _read(path)
     except OSError:
         warn("settings: no %s; using defaults" % path)
         data = {}
@@ -123,3 +140,33 @@ def load(path="settings.json", warn=print):
         warn("settings: %s is not valid JSON (%s); using defaults" % (path, exc))
         data = {}
     return validate(data, warn)
+
+
+def save(values, path="settings.json"):
+    """Write `values` (dotted names) into the settings file, keeping everything else in it.
+    Atomic: a temporary file, then a rename; a failure leaves the old file whole."""
+    try:
+        data = _read(path)
+    except (OSError, ValueError):
+        data = {}
+    if not isinstance(data, dict):
+        data = {}
+    for name, value in values.items():
+        node = data
+        parts = name.split(".")
+        for part in parts[:-1]:
+            if not isinstance(node.get(part), dict):
+                node[part] = {}
+            node = node[part]
+        node[parts[-1]] = value
+    temporary = path + ".tmp"
+    try:
+        with open(temporary, "w") as f:
+            json.dump(data, f)
+        os.rename(temporary, path)
+    except Exception:
+        try:
+            os.remove(temporary)
+        except OSError:
+            pass
+        raise

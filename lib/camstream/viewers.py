@@ -1,5 +1,6 @@
 """Viewers: one `FrameStream` per connected client, counted against a cap; snapshots too."""
 import asyncio
+import time
 
 from .hub import OPENING
 
@@ -39,9 +40,11 @@ class FrameStream(Holder):
     so a slow viewer skips straight to the newest frame and never holds up the others.
     """
 
-    def __init__(self, viewers):
+    def __init__(self, viewers, fps=0):
         super().__init__(viewers)
         self.seq = -1  # the sequence number last written; -1 until the opening boundary
+        self.interval = int(1000 / fps) if fps else 0  # this viewer's own rate cap (?fps=N)
+        self.sent_at = 0
 
     def __aiter__(self):
         return self
@@ -51,6 +54,10 @@ class FrameStream(Holder):
         if self.seq < 0:
             self.seq = 0
             return OPENING
+        if self.interval:
+            rest = self.interval - time.ticks_diff(time.ticks_ms(), self.sent_at)
+            if rest > 0:
+                await asyncio.sleep_ms(rest)
         hub = self.viewers.hub
         frame = hub.next_for(self.seq)
         while frame is None:
@@ -58,6 +65,7 @@ class FrameStream(Holder):
             frame = hub.next_for(self.seq, woken=True)
         self.frame = frame.acquire()
         self.seq = frame.seq
+        self.sent_at = time.ticks_ms()
         return frame.part
 
 
@@ -100,10 +108,21 @@ class Viewers:
     def full(self, kind=FrameStream):
         return self.count(kind) >= self.limit
 
-    def open(self):
-        """A new FrameStream, registered until it is closed."""
+    def open(self, fps=0):
+        """A new FrameStream (at most `fps` frames a second when set), registered until it
+        is closed."""
         self.served += 1
-        return FrameStream(self)
+        self.arrived()
+        return FrameStream(self, fps)
+
+    def arrived(self):
+        """A viewer (stream or listener) arrived: wake the capture loop if it idles."""
+        self.hub.wanted.set()
+        self.hub.wanted.clear()
+
+    def watching(self):
+        """Whether anyone watches: a stream or an event listener (a snapshot is not one)."""
+        return any(not isinstance(holder, Still) for holder in self.holders)
 
     def still(self, frame):
         return Still(self, frame)

@@ -1,26 +1,17 @@
-"""The web app: the live page, the MJPEG stream, a still snapshot and the counters."""
+"""The web app: the live page, the MJPEG stream, a still snapshot, the counters and the
+runtime controls."""
 import gc
 import time
 
 from microdot import Response
 
-from .events import Events, EventStream
 from .hub import BOUNDARY
 from .login import Login
 
 NO_CACHE = "no-store, no-cache, must-revalidate"
 
-PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
-<title>Camera</title>
-<style>body{margin:0;background:#111;color:#ddd;font:15px sans-serif;text-align:center}
-img{max-width:100%;height:auto;background:#000}a{color:#8cf}p{margin:.6em}</style>
-</head><body>
-<img id="live" src="/stream.jpg" alt="live camera stream" width="320" height="240">
-<p><a href="/snapshot.jpg">Snapshot</a> &middot; <a href="/stream.jpg">Stream</a>
-&middot; <a href="/status.json">Status</a></p>
-</body></html>
-"""
+PAGE = __file__.rsplit("/", 1)[0] + "/page.html"  # beside this module: read per request,
+# so the page takes no room in the heap between requests
 
 
 def text(body, status, reason, headers=None):
@@ -31,9 +22,23 @@ def text(body, status, reason, headers=None):
     return Response(body + "\n", status, hdrs, reason)
 
 
-def add_routes(app, hub, viewers, login=None, vision=None, build=""):
+def bad_request(message):
+    return text(message, 400, "Bad Request")
+
+
+def stream_rate(arg):
+    """?fps=N: a number from 0.1 to 120, or None when it is not one."""
+    try:
+        fps = float(arg)
+    except (TypeError, ValueError):
+        return None
+    return fps if 0.1 <= fps <= 120 else None
+
+
+def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None):
     """Serve `hub` to `viewers` from `app`, a `Server`, with `vision`'s results where there is
-    a vision stage; with `login`, only to those who give it. `build` names the image."""
+    a vision stage and controls for `camera`; with `login`, only to those who give it.
+    `build` names the image."""
     started = time.ticks_ms()
     guard = Login(login["user"], login["password"]) if login else None
 
@@ -49,7 +54,8 @@ def add_routes(app, hub, viewers, login=None, vision=None, build=""):
 
     @app.errorhandler(405)
     async def not_allowed(request):
-        return text("Method not allowed", 405, "Method Not Allowed", {"Allow": "GET, HEAD"})
+        return text("Method not allowed", 405, "Method Not Allowed",
+                    {"Allow": "GET, POST" if request.path == "/control" else "GET, HEAD"})
 
     @app.errorhandler(413)
     async def too_large(request):
@@ -61,13 +67,18 @@ def add_routes(app, hub, viewers, login=None, vision=None, build=""):
 
     @app.get("/")
     async def index(request):
-        return Response(PAGE, headers={"Content-Type": "text/html; charset=UTF-8"})
+        return Response.send_file(PAGE, content_type="text/html; charset=UTF-8")
 
     @app.get("/stream.jpg")
     async def stream(request):
+        fps = request.args.get("fps")
+        if fps is not None:
+            fps = stream_rate(fps)
+            if fps is None:
+                return bad_request("fps must be a number from 0.1 to 120")
         if viewers.full() and not app.prune():
             return text("Too many viewers", 503, "Service Unavailable", {"Retry-After": "5"})
-        return Response(viewers.open(), headers={
+        return Response(viewers.open(fps or 0), headers={
             "Content-Type": "multipart/x-mixed-replace; boundary=" + BOUNDARY,
             "Cache-Control": NO_CACHE,
             "Pragma": "no-cache",
@@ -96,7 +107,11 @@ def add_routes(app, hub, viewers, login=None, vision=None, build=""):
         return Response(vision.latest, headers={"Content-Type": "application/json",
                                                 "Cache-Control": "no-store"})
 
-    events = Events(vision) if vision else None
+    if vision:  # the event stream's code is loaded only for a vision stage
+        from .events import Events, EventStream
+        events = Events(vision)
+    else:
+        events = EventStream = None
 
     @app.get("/events")
     async def event_stream(request):
@@ -110,6 +125,15 @@ def add_routes(app, hub, viewers, login=None, vision=None, build=""):
             "Connection": "close",
         })
 
+    made = []  # the controls, made on first use: until then their code takes no heap
+
+    @app.route("/control", methods=["GET", "POST"])
+    async def control(request):
+        if not made:
+            from .controls import Controls
+            made.append(Controls(camera, hub))
+        return await made[0].answer(request)
+
     @app.get("/status.json")
     async def status(request):
         gc.collect()
@@ -121,11 +145,12 @@ def add_routes(app, hub, viewers, login=None, vision=None, build=""):
             "capture_errors": hub.capture_errors,
             "frame_age_ms": frame.age_ms() if frame else None,
             "frame_bytes": len(frame.jpeg) if frame else 0,
+            "framesize": camera.framesize if camera else None,
             "frames_skipped": hub.skipped,
             "viewers_evicted": hub.evicted,
             "frame_buffers": len(hub.pool),
             "viewers": viewers.streams,
-            "listeners": viewers.count(EventStream),
+            "listeners": viewers.count(EventStream) if events else 0,
             "viewer_limit": viewers.limit,
             "viewers_served": viewers.served,
             "requests_rejected": app.rejected,

@@ -1,0 +1,155 @@
+"""Runtime controls: the camera's settings read and changed over HTTP (`/control`),
+between frames.
+
+All or nothing: every value is checked before any is applied. Values can be saved to
+settings.json, so they survive a reboot. Loaded on the first request for them.
+"""
+import asyncio
+import json
+
+from . import forget
+
+# frame size: a frame buffer's default size in KB (room for a quality-85 JPEG of a busy scene)
+FRAMESIZES = {"QQVGA": 10, "QVGA": 22, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
+# picture controls and their defaults; the numbers are levels from -3 to 3
+PICTURE = {"hmirror": False, "vflip": False, "brightness": 0, "contrast": 0, "saturation": 0,
+           "auto_gain": True, "auto_exposure": True, "auto_whitebalance": True}
+
+APPLY_TIMEOUT_MS = 5000  # the capture loop applies changes between frames; a stalled sensor may not
+
+
+class ControlError(Exception):
+    """A change refused: the message names the control and what is allowed."""
+
+
+class Controls:
+    def __init__(self, camera, hub):
+        self.camera = camera
+        self.hub = hub
+        self.pending = {}  # changes checked, waiting for the gap between two frames
+        self.applied = asyncio.Event()
+        self.failed = None  # what the sensor refused of the last changes applied
+        sensor = camera.sensor_module()
+        self.framesizes = sorted((name for name in FRAMESIZES
+                                  if sensor is None or hasattr(sensor, name)), key=FRAMESIZES.get)
+        self.ranges = {"quality": (10, 100), "fps_cap": (0, 120)}
+
+    async def answer(self, request):
+        """GET: each control; POST: change them (a JSON body), saving them when asked."""
+        from .web import bad_request, text
+        if request.method != "POST":
+            return self.describe()
+        kind = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if kind != "application/json":  # a form on another site cannot reach here
+            return text("Send application/json", 415, "Unsupported Media Type")
+        try:
+            changes = json.loads(request.body or b"")
+        except ValueError:
+            return bad_request("the body is not valid JSON")
+        try:
+            changes, save = self.check(changes)
+            refused = await self.change(changes)
+        except ControlError as exc:
+            return bad_request(str(exc))
+        if refused:
+            return text("the sensor refused %s" % refused, 500, "Internal Server Error")
+        if save:
+            try:
+                from . import settings
+                settings.save(self.saved_values())
+                forget("settings")
+            except Exception as exc:  # a full or read-only flash: the old file stays whole
+                return text("applied, but not saved (settings.json unchanged): %r" % (exc,),
+                            500, "Internal Server Error")
+        answer = self.describe()
+        answer["saved"] = save
+        return answer
+
+    def describe(self):
+        """Each control the sensor has: its value, and its range or choices."""
+        camera = self.camera
+        out = {"framesize": {"value": camera.framesize, "choices": self.framesizes}}
+        for name, (lo, hi) in self.ranges.items():
+            out[name] = {"value": getattr(camera, name), "min": lo, "max": hi}
+        for name, default in PICTURE.items():
+            if camera.control(name):
+                value = camera.picture.get(name, default)
+                out[name] = {"value": value} if isinstance(default, bool) else \
+                    {"value": value, "min": -3, "max": 3}
+        return out
+
+    def check(self, changes):
+        """`changes` without "save", every value allowed; else ControlError."""
+        if not isinstance(changes, dict):
+            raise ControlError("the body must be a JSON object of controls")
+        changes = dict(changes)
+        save = changes.pop("save", False)
+        if not isinstance(save, bool):
+            raise ControlError("save must be true or false")
+        for name, value in changes.items():
+            problem = self._problem(name, value)
+            if problem:
+                raise ControlError("%s: %s" % (name, problem))
+        return changes, save
+
+    def _problem(self, name, value):
+        if name == "framesize":
+            if value not in self.framesizes:
+                return "one of " + ", ".join(self.framesizes)
+        elif name in self.ranges or name in PICTURE:
+            default = PICTURE.get(name, 0)
+            if name in PICTURE and not self.camera.control(name):
+                return "not supported by this sensor"
+            if isinstance(default, bool):
+                if not isinstance(value, bool):
+                    return "true or false"
+            else:
+                lo, hi = self.ranges.get(name, (-3, 3))
+                if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                    return "a whole number from %d to %d" % (lo, hi)
+        else:
+            return "no such control (known: %s)" % ", ".join(
+                ["framesize"] + list(self.ranges) + list(PICTURE))
+
+    async def change(self, changes):
+        """Apply checked `changes` between two frames; what the sensor refused, or None."""
+        self.pending.update(changes)  # two requests before a frame: both apply
+        self.camera.pending = self._apply
+        self.hub.wanted.set()  # wake the capture loop if it idles
+        self.hub.wanted.clear()
+        try:
+            await asyncio.wait_for_ms(self.applied.wait(), APPLY_TIMEOUT_MS)
+        except asyncio.TimeoutError:
+            raise ControlError("the camera did not take the change within %d s (sensor stalled?);"
+                               " it will when the sensor answers" % (APPLY_TIMEOUT_MS // 1000))
+        if "framesize" in changes:  # frame buffers follow the frame size
+            self.hub.resize(FRAMESIZES[changes["framesize"]] * 1024)
+        return self.failed
+
+    def _apply(self):
+        """Run by the capture loop between two frames."""
+        camera = self.camera
+        changes, self.pending = self.pending, {}
+        self.failed = None
+        for name, value in changes.items():
+            try:
+                if name == "framesize":
+                    camera.set_framesize(value)
+                elif name in self.ranges:
+                    setattr(camera, name, value)
+                else:
+                    camera.control(name)(value)
+                    camera.picture[name] = value
+            except Exception as exc:  # the sensor refused: say so, keep the rest
+                self.failed = "%s: %s" % (name, exc)
+        self.applied.set()
+        self.applied.clear()
+
+    def saved_values(self):
+        """The controls as settings.json names them."""
+        camera = self.camera
+        values = {"camera.framesize": camera.framesize, "camera.quality": camera.quality,
+                  "camera.fps_cap": camera.fps_cap}
+        for name, default in PICTURE.items():
+            values["camera." + name] = camera.picture.get(name, default)
+        return values
