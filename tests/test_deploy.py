@@ -131,6 +131,7 @@ def test_deploy_over_a_running_camera_with_the_watchdog_armed(board, old_image):
     assert b.deploy(old_image)[0] == 0
     assert b.build() == "old0build0"
     assert os.path.exists(os.path.join(os.path.dirname(b.flash), "wdt"))  # armed, fed
+    b.wait_for_line("camera: serving")
     since = len(b.lines)
     status, output = b.deploy(make=True)
     assert status == 0, output
@@ -158,7 +159,7 @@ def test_deploy_while_the_wifi_network_is_out_of_reach(board, old_image):
     assert b.deploy(old_image)[0] == 0
     b.wait_for_line("wifi: joining gone")  # main.py waits for the network ...
     began = time.time()
-    status, output = b.deploy()  # ... while mpremote soft-resets and copies
+    status, output = b.deploy(make=True)  # ... while mpremote soft-resets and copies
     assert status == 0, output
     assert time.time() - began < 20, output  # mpremote allows 10 s per step; boot.py waits for nothing
     new = build_of(IMAGE)
