@@ -275,19 +275,26 @@ def head_request(port):
 def test_soak_1000_cycles_leave_no_viewer_socket_or_heap_behind(start):
     fw = start()
     kinds = (clean_close, reset_mid_frame, head_request)
-    for kind in kinds * 3:  # warm up: first-use allocations are not leaks
-        kind(fw.port)
-    assert wait_for(lambda: fw.status()["viewers"] == 0)
-    time.sleep(0.5)
-    fds = fw.fds()
-    before = fw.status()
-    heap = before["heap_used"]
     with ThreadPoolExecutor(4) as pool:  # 4 at a time, under the cap of 8: never a 503
+        # warm up, 4 at a time too: first-use allocations (tables grown for 4 connections
+        # at once, about 2 KB) are not leaks
+        list(pool.map(lambda i: kinds[i % 3](fw.port), range(60)))
+        assert wait_for(lambda: fw.status()["viewers"] == 0)
+        time.sleep(0.5)
+        fds = fw.fds()
+        before = fw.status()
+        heap = resting_heap(fw)
         list(pool.map(lambda i: kinds[i % 3](fw.port), range(1000)))
     assert wait_for(lambda: fw.status()["viewers"] == 0)
     assert wait_for(lambda: fw.fds() <= fds, timeout=5), (fds, fw.fds())
     after = fw.status()
     assert after["viewers_served"] - before["viewers_served"] == 1000, (before, after)  # HEAD too
     assert after["connections_turned_away"] == before["connections_turned_away"]
-    assert abs(after["heap_used"] - heap) <= 2048, (heap, after["heap_used"])
+    assert abs(resting_heap(fw) - heap) <= 2048, (heap, resting_heap(fw))
     assert "MemoryError" not in fw.console()
+
+
+def resting_heap(fw):
+    """The heap in use between frames: the least of a few readings (one may catch the capture
+    loop holding a frame's temporary objects)."""
+    return min(fw.status()["heap_used"] for _ in range(3))
