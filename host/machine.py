@@ -11,7 +11,6 @@ import sys
 import time
 
 HARD_RESET_STATUS = 42  # the fake board's supervisor restarts the interpreter from boot.py + main.py
-PWRON_RESET, HARD_RESET, WDT_RESET, SOFT_RESET = 1, 2, 3, 0
 wdt = None
 
 
@@ -35,11 +34,6 @@ class WDT:
 
 def reset():
     sys.exit(HARD_RESET_STATUS)
-
-
-def reset_cause():
-    return {"hard": HARD_RESET, "watchdog": WDT_RESET, "soft": SOFT_RESET}.get(
-        os.getenv("FAKEBOARD_RESET"), PWRON_RESET)
 
 
 class Timer:

@@ -28,7 +28,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 START = os.path.join(ROOT, "tests", "mp", "fakeboard_start.py")
 RAW_REPL = b"raw REPL; CTRL-B to exit"
-HARD_RESET_STATUS = 42  # host/machine.py's reset()
 UNREAD_MAX = 4096  # console output kept for a serial port nobody reads
 
 

@@ -16,7 +16,7 @@ def retry_delay_ms(failures):
 async def capture_loop(camera, hub, stages=(), idle_fps=0, watched=lambda: True):
     """Snapshot, run the stages (vision), encode, publish, forever: at most `camera.fps_cap`
     frames a second when set, and `idle_fps` while nobody is `watched()` (a viewer
-    arriving, `hub.wanted`, ends the wait). Changes to the camera apply between frames.
+    arriving, `hub.want()`, ends the wait). Changes to the camera apply between frames.
     Any fault is counted, logged and retried."""
     failures = 0
     while True:

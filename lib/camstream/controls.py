@@ -11,9 +11,10 @@ from . import forget
 
 # frame size: a frame buffer's default size in KB (room for a quality-85 JPEG of a busy scene)
 FRAMESIZES = {"QQVGA": 10, "QVGA": 22, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
-# picture controls and their defaults; the numbers are levels from -3 to 3
+# picture controls and their defaults; the numbers are LEVELS
 PICTURE = {"hmirror": False, "vflip": False, "brightness": 0, "contrast": 0, "saturation": 0,
            "auto_gain": True, "auto_exposure": True, "auto_whitebalance": True}
+LEVELS = (-3, 3)
 
 APPLY_TIMEOUT_MS = 5000  # the capture loop applies changes between frames; a stalled sensor may not
 
@@ -54,13 +55,14 @@ class Controls:
         if refused:
             return text("the sensor refused %s" % refused, 500, "Internal Server Error")
         if save:
+            from . import settings
             try:
-                from . import settings
                 settings.save(self.saved_values())
-                forget("settings")
             except Exception as exc:  # a full or read-only flash: the old file stays whole
                 return text("applied, but not saved (settings.json unchanged): %r" % (exc,),
                             500, "Internal Server Error")
+            finally:
+                forget("settings")  # its room in the heap, free again
         answer = self.describe()
         answer["saved"] = save
         return answer
@@ -75,7 +77,7 @@ class Controls:
             if camera.control(name):
                 value = camera.picture.get(name, default)
                 out[name] = {"value": value} if isinstance(default, bool) else \
-                    {"value": value, "min": -3, "max": 3}
+                    {"value": value, "min": LEVELS[0], "max": LEVELS[1]}
         return out
 
     def check(self, changes):
@@ -104,7 +106,7 @@ class Controls:
                 if not isinstance(value, bool):
                     return "true or false"
             else:
-                lo, hi = self.ranges.get(name, (-3, 3))
+                lo, hi = self.ranges.get(name, LEVELS)
                 if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
                     return "a whole number from %d to %d" % (lo, hi)
         else:
@@ -115,8 +117,7 @@ class Controls:
         """Apply checked `changes` between two frames; what the sensor refused, or None."""
         self.pending.update(changes)  # two requests before a frame: both apply
         self.camera.pending = self._apply
-        self.hub.wanted.set()  # wake the capture loop if it idles
-        self.hub.wanted.clear()
+        self.hub.want()
         try:
             await asyncio.wait_for_ms(self.applied.wait(), APPLY_TIMEOUT_MS)
         except asyncio.TimeoutError:

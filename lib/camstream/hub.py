@@ -85,7 +85,7 @@ class FrameHub:
         self.evicted = 0  # viewers dropped to free a buffer they held too long
         self.evict = lambda frame: None  # ends the connections writing `frame`: set by Viewers
         self.event = asyncio.Event()
-        self.wanted = asyncio.Event()  # pulsed when a viewer arrives: the capture wakes from idle
+        self.wanted = asyncio.Event()  # pulsed by want(): the capture loop wakes from idle
         self._pulsed = time.ticks_ms()
 
     def publish(self, jpeg, stamp):
@@ -159,6 +159,12 @@ class FrameHub:
         self.evicted += oldest.readers
         self.evict(oldest)
         return oldest if not oldest.readers else None
+
+    def want(self):
+        """Someone wants frames now (a viewer arrived, a control changed): wake the capture
+        loop if it idles."""
+        self.wanted.set()
+        self.wanted.clear()
 
     def pulse(self):
         """Wake every waiting viewer (set, then clear: each waiter runs once)."""

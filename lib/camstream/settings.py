@@ -6,7 +6,7 @@ the console and the safe default is used instead.
 import json
 import os
 
-from .controls import FRAMESIZES, PICTURE
+from .controls import FRAMESIZES, LEVELS, PICTURE
 
 PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
 
@@ -75,7 +75,7 @@ SCHEMA = {
     "login": (None, _login),
 }
 for _name, _default in PICTURE.items():
-    SCHEMA["camera." + _name] = (_default, _flag if isinstance(_default, bool) else _int(-3, 3))
+    SCHEMA["camera." + _name] = (_default, _flag if isinstance(_default, bool) else _int(*LEVELS))
 
 
 def _flatten(obj, prefix, out):

@@ -112,13 +112,8 @@ class Viewers:
         """A new FrameStream (at most `fps` frames a second when set), registered until it
         is closed."""
         self.served += 1
-        self.arrived()
+        self.hub.want()
         return FrameStream(self, fps)
-
-    def arrived(self):
-        """A viewer (stream or listener) arrived: wake the capture loop if it idles."""
-        self.hub.wanted.set()
-        self.hub.wanted.clear()
 
     def watching(self):
         """Whether anyone watches: a stream or an event listener (a snapshot is not one)."""
