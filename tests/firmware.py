@@ -62,23 +62,24 @@ class Firmware:
 
     def start(self):
         """Start (or, after stop, restart: a reboot) the firmware; wait until it serves."""
+        since = len(self.lines)
         self.proc = self._launch()
-        self.serving = False
-        self.ready = threading.Event()  # set when it serves, or when its console ends
-        threading.Thread(target=self._read_console, daemon=True).start()
-        self.ready.wait(20)
-        if not self.serving:
+        ready = threading.Event()  # set when it serves, or when its console ends
+        self.reader = threading.Thread(target=self._read_console, args=(self.proc, ready),
+                                       daemon=True)
+        self.reader.start()
+        ready.wait(20)
+        if not any("serving http://" in line for line in self.lines[since:]):
             self.stop()
             raise RuntimeError("firmware did not start:\n" + self.console())
 
-    def _read_console(self):
-        for raw in self.proc.stdout:
+    def _read_console(self, proc, ready):
+        for raw in proc.stdout:
             line = raw.decode(errors="replace").rstrip()
             self.lines.append(line)
             if "serving http://" in line:
-                self.serving = True
-                self.ready.set()
-        self.ready.set()
+                ready.set()
+        ready.set()
 
     def console(self):
         return "\n".join(self.lines)
@@ -130,6 +131,7 @@ class Firmware:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.reader.join(5)  # its console read to the end, before any restart
 
 
 class MjpegReader:
