@@ -3,8 +3,9 @@ import gc
 import sys
 
 
-def forget(name):
-    """Drop module camstream.`name`, not needed again: its room in the heap is freed."""
-    del sys.modules["camstream." + name]
-    delattr(sys.modules["camstream"], name)
+def forget(*names):
+    """Drop modules camstream.`name`, not needed again: their room in the heap is freed."""
+    for name in names:
+        del sys.modules["camstream." + name]
+        delattr(sys.modules["camstream"], name)
     gc.collect()

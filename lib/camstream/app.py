@@ -8,13 +8,12 @@ from .hub import FrameHub
 
 
 def load_settings():
-    """Read settings.json, then drop the settings module (and the controls' tables it
-    used): its checks are not needed again, and its room is free before the frame buffers
-    are taken."""
+    """Read settings.json, then drop the settings module (and the controls' tables and the
+    checks it used): they are not needed again, and their room is free before the frame
+    buffers are taken."""
     from . import settings
     cfg = settings.load()
-    forget("settings")
-    forget("controls")
+    forget("settings", "controls", "checks")
     return cfg
 
 

@@ -8,6 +8,7 @@ import asyncio
 import json
 
 from . import forget
+from .checks import flag, one_of, whole
 
 # frame size: a frame buffer's default size in KB (room for a quality-85 JPEG of a busy scene)
 FRAMESIZES = {"QQVGA": 10, "QVGA": 22, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
@@ -15,8 +16,14 @@ FRAMESIZES = {"QQVGA": 10, "QVGA": 22, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA":
 PICTURE = {"hmirror": False, "vflip": False, "brightness": 0, "contrast": 0, "saturation": 0,
            "auto_gain": True, "auto_exposure": True, "auto_whitebalance": True}
 LEVELS = (-3, 3)
+RANGES = {"quality": (10, 100), "fps_cap": (0, 120)}
 
 APPLY_TIMEOUT_MS = 5000  # the capture loop applies changes between frames; a stalled sensor may not
+
+
+def picture_check(name):
+    """The check of a picture control's values."""
+    return flag if isinstance(PICTURE[name], bool) else whole(*LEVELS)
 
 
 class ControlError(Exception):
@@ -33,7 +40,12 @@ class Controls:
         sensor = camera.sensor_module()
         self.framesizes = sorted((name for name in FRAMESIZES
                                   if sensor is None or hasattr(sensor, name)), key=FRAMESIZES.get)
-        self.ranges = {"quality": (10, 100), "fps_cap": (0, 120)}
+        self.checks = {"framesize": one_of(self.framesizes)}  # the controls this sensor has
+        for name, (lo, hi) in RANGES.items():
+            self.checks[name] = whole(lo, hi)
+        for name in PICTURE:
+            if camera.control(name):
+                self.checks[name] = picture_check(name)
 
     async def answer(self, request):
         """GET: each control; POST: change them (a JSON body), saving them when asked."""
@@ -71,7 +83,7 @@ class Controls:
         """Each control the sensor has: its value, and its range or choices."""
         camera = self.camera
         out = {"framesize": {"value": camera.framesize, "choices": self.framesizes}}
-        for name, (lo, hi) in self.ranges.items():
+        for name, (lo, hi) in RANGES.items():
             out[name] = {"value": getattr(camera, name), "min": lo, "max": hi}
         for name, default in PICTURE.items():
             if camera.control(name):
@@ -95,23 +107,13 @@ class Controls:
         return changes, save
 
     def _problem(self, name, value):
-        if name == "framesize":
-            if value not in self.framesizes:
-                return "one of " + ", ".join(self.framesizes)
-        elif name in self.ranges or name in PICTURE:
-            default = PICTURE.get(name, 0)
-            if name in PICTURE and not self.camera.control(name):
-                return "not supported by this sensor"
-            if isinstance(default, bool):
-                if not isinstance(value, bool):
-                    return "true or false"
-            else:
-                lo, hi = self.ranges.get(name, LEVELS)
-                if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
-                    return "a whole number from %d to %d" % (lo, hi)
-        else:
-            return "no such control (known: %s)" % ", ".join(
-                ["framesize"] + list(self.ranges) + list(PICTURE))
+        check = self.checks.get(name)
+        if check:
+            return check(value)
+        if name in PICTURE:
+            return "not supported by this sensor"
+        known = ["framesize"] + list(RANGES) + list(PICTURE)
+        return "no such control (known: %s)" % ", ".join(known)
 
     async def change(self, changes):
         """Apply checked `changes` between two frames; what the sensor refused, or None."""
@@ -136,7 +138,7 @@ class Controls:
             try:
                 if name == "framesize":
                     camera.set_framesize(value)
-                elif name in self.ranges:
+                elif name in RANGES:
                     setattr(camera, name, value)
                 else:
                     camera.control(name)(value)

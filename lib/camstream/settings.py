@@ -6,76 +6,51 @@ the console and the safe default is used instead.
 import json
 import os
 
-from .controls import FRAMESIZES, LEVELS, PICTURE
+from .checks import flag, one_of, text, whole
+from .controls import FRAMESIZES, PICTURE, RANGES, picture_check
 
 PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
 
 
-def _int(lo, hi):
-    def check(v):
-        if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-            return "a whole number from %d to %d" % (lo, hi)
-    return check
-
-
-def _choice(options):
-    def check(v):
-        if v not in options:
-            return "one of " + ", ".join(sorted(options))
-    return check
-
-
-def _text(lo, hi):
-    def check(v):
-        if not isinstance(v, str) or not lo <= len(v) <= hi:
-            return "text of %d to %d characters" % (lo, hi)
-    return check
-
-
-def _flag(v):
-    if not isinstance(v, bool):
-        return "true or false"
-
-
 def _networks(v):
     ok = isinstance(v, list) and all(
-        isinstance(n, dict) and _text(1, 32)(n.get("ssid")) is None
-        and _text(0, 63)(n.get("password", "")) is None for n in v)
+        isinstance(n, dict) and text(1, 32)(n.get("ssid")) is None
+        and text(0, 63)(n.get("password", "")) is None for n in v)
     if not ok:
         return 'a list of {"ssid": ..., "password": ...}'
 
 
 def _login(v):
-    if v is not None and not (isinstance(v, dict) and _text(1, 64)(v.get("user")) is None
-                              and _text(1, 64)(v.get("password")) is None):
+    if v is not None and not (isinstance(v, dict) and text(1, 64)(v.get("user")) is None
+                              and text(1, 64)(v.get("password")) is None):
         return 'null or {"user": ..., "password": ...}'
 
 
 # name: (default, check). Dotted names are nested objects in the file.
 SCHEMA = {
     "wifi": ([], _networks),
-    "hostname": ("openmv-cam", _text(1, 32)),
-    "ap.ssid": ("openmv-cam", _text(1, 32)),
-    "ap.password": ("", _text(0, 63)),
-    "ap.open": (False, _flag),
-    "port": (80, _int(1, 65535)),
-    "camera.framesize": ("QVGA", _choice(FRAMESIZES)),
-    "camera.pixformat": ("RGB565", _choice(PIXFORMATS)),
-    "camera.quality": (85, _int(10, 100)),
-    "camera.fps_cap": (0, _int(0, 120)),
-    "camera.buffer_kb": (0, _int(0, 512)),
-    "camera.buffers": (3, _int(2, 16)),
-    "camera.idle_fps": (1, _int(0, 30)),
-    "viewers.max": (8, _int(1, 256)),
-    "viewers.stall_timeout_s": (10, _int(1, 600)),
-    "requests.timeout_s": (5, _int(1, 60)),
-    "requests.max_line": (2048, _int(256, 16384)),
-    "requests.max_head": (4096, _int(1024, 65536)),
-    "requests.max_headers": (32, _int(4, 256)),
+    "hostname": ("openmv-cam", text(1, 32)),
+    "ap.ssid": ("openmv-cam", text(1, 32)),
+    "ap.password": ("", text(0, 63)),
+    "ap.open": (False, flag),
+    "port": (80, whole(1, 65535)),
+    "camera.framesize": ("QVGA", one_of(sorted(FRAMESIZES, key=FRAMESIZES.get))),
+    "camera.pixformat": ("RGB565", one_of(PIXFORMATS)),
+    "camera.quality": (85, whole(*RANGES["quality"])),
+    "camera.fps_cap": (0, whole(*RANGES["fps_cap"])),
+    "camera.buffer_kb": (0, whole(0, 512)),
+    "camera.buffers": (3, whole(2, 16)),
+    "camera.idle_fps": (1, whole(0, 30)),
+    "viewers.max": (8, whole(1, 256)),
+    "viewers.stall_timeout_s": (10, whole(1, 600)),
+    "requests.timeout_s": (5, whole(1, 60)),
+    "requests.max_line": (2048, whole(256, 16384)),
+    "requests.max_head": (4096, whole(1024, 65536)),
+    "requests.max_headers": (32, whole(4, 256)),
     "login": (None, _login),
 }
 for _name, _default in PICTURE.items():
-    SCHEMA["camera." + _name] = (_default, _flag if isinstance(_default, bool) else _int(*LEVELS))
+    SCHEMA["camera." + _name] = (_default, picture_check(_name))
 
 
 def _flatten(obj, prefix, out):
