@@ -125,8 +125,6 @@ class Controls:
         except asyncio.TimeoutError:
             raise ControlError("the camera did not take the change within %d s (sensor stalled?);"
                                " it will when the sensor answers" % (APPLY_TIMEOUT_MS // 1000))
-        if "framesize" in changes:  # frame buffers follow the frame size
-            self.hub.resize(FRAMESIZES[changes["framesize"]] * 1024)
         return self.failed
 
     def _apply(self):
@@ -138,6 +136,7 @@ class Controls:
             try:
                 if name == "framesize":
                     camera.set_framesize(value)
+                    self.hub.resize(FRAMESIZES[value] * 1024)  # frame buffers follow it
                 elif name in RANGES:
                     setattr(camera, name, value)
                 else:
