@@ -208,8 +208,12 @@ class CSI:
         path = "%s/%s-q%d/%s" % (self._dir, self._size[0], self._quality, self._files[index])
         need = os.stat(path)[6] + offset + 1024  # room for vision's draw comment
         if need > len(_buffer):
-            _buffer = None
-            _buffer = bytearray(need)
+            have, _buffer = len(_buffer), None  # its room, for the larger one
+            try:
+                _buffer = bytearray(need)
+            except MemoryError:
+                _buffer = bytearray(have)  # that room is free again: the frame is lost
+                raise
         with open(path, "rb") as f:
             size = f.readinto(memoryview(_buffer)[offset:]) + offset
         _buffer[0:2] = b"\xff\xd8"
