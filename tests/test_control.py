@@ -53,11 +53,13 @@ def test_each_control_takes_effect_between_frames(start):
     assert status == 200 and json.loads(answer)["quality"]["value"] == 30
     assert wait_for(lambda: len(viewer.part()[1]) < before / 2)  # the same viewer, smaller parts
 
+    assert fw.status()["frame_buffers_kb"] == fw.status()["frame_buffers"] * 22  # QVGA's
     status, answer = fw.post("/control", {"framesize": "QQVGA"})
     assert status == 200, answer
     assert wait_for(lambda: Image.open(io.BytesIO(viewer.part()[1])).size == (160, 120))
     assert Image.open(io.BytesIO(snapshot(fw))).size == (160, 120)
     assert fw.status()["framesize"] == "QQVGA"
+    assert fw.status()["frame_buffers_kb"] == fw.status()["frame_buffers"] * 22  # kept
 
     picture = {"hmirror": True, "vflip": True, "brightness": 2, "contrast": -1, "saturation": 3,
                "auto_gain": False, "auto_exposure": False, "auto_whitebalance": False}
@@ -72,6 +74,27 @@ def test_each_control_takes_effect_between_frames(start):
     time.sleep(3)
     assert fw.status()["captures"] - first <= 5 * 3 + 3  # not the sensor's 30 a second
     assert fw.status()["viewers_served"] == 1 and "Traceback" not in fw.console()
+
+
+def test_frame_buffers_grow_for_a_larger_frame_size_and_keep_their_room(start):
+    fw = start(heap="1M")
+    viewer = MjpegReader(fw.port)
+    viewer.opening()
+    qvga = fw.status()["frame_buffers_kb"]
+    assert fw.post("/control", {"framesize": "VGA"})[0] == 200
+    assert wait_for(lambda: Image.open(io.BytesIO(viewer.part()[1])).size == (640, 480))
+    for _ in range(30):  # VGA frames flow: the buffers they land in grew
+        assert Image.open(io.BytesIO(viewer.part()[1])).size == (640, 480)
+    grown = fw.status()["frame_buffers_kb"]
+    assert grown > qvga, (grown, qvga)
+    assert fw.post("/control", {"framesize": "QQVGA"})[0] == 200
+    assert wait_for(lambda: Image.open(io.BytesIO(viewer.part()[1])).size == (160, 120))
+    for _ in range(30):
+        viewer.part()
+    assert fw.status()["frame_buffers_kb"] == grown  # ready for VGA again
+    status = fw.status()
+    assert status["viewers_served"] == 1 and status["frames_skipped"] == 0, status
+    viewer.close()
 
 
 def test_bad_values_change_nothing_and_say_what_is_allowed(start):

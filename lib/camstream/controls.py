@@ -136,7 +136,6 @@ class Controls:
             try:
                 if name == "framesize":
                     camera.set_framesize(value)
-                    self.hub.resize(FRAMESIZES[value] * 1024)  # frame buffers follow it
                 elif name in RANGES:
                     setattr(camera, name, value)
                 else:

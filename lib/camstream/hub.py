@@ -1,7 +1,9 @@
 """The frame hub: the latest JPEG, shared by every viewer, and the pulse that announces it.
 
 Frames live in a fixed pool of buffers allocated at start, so keeping a frame never depends
-on how fragmented the heap has become. A buffer is refilled only when no viewer is writing
+on how fragmented the heap has become. A buffer grows when a frame needs more room (a larger
+frame size) and keeps its room when frames get smaller: room given back to the heap is soon
+split by small objects, and a larger frame size could not have it back. A buffer is refilled only when no viewer is writing
 it. Slow viewers cannot pin the pool: one that fell behind shares a frame already held
 rather than pin another buffer, and when the capture finds every buffer held, the viewers
 of the oldest frame, if it is older than `EVICT_MS`, are dropped to free it.
@@ -28,9 +30,8 @@ class Frame:
     Viewers tell frames apart by `seq`, so refilling the latest frame's buffer is safe.
     """
 
-    def __init__(self, capacity, generation=0):
+    def __init__(self, capacity):
         self.buf = bytearray(capacity)
-        self.generation = generation  # the hub's frame-size generation it was made for
         self.readers = 0
         self.seq = 0
         self.ticks = 0
@@ -69,8 +70,6 @@ class FrameHub:
 
     def __init__(self, buffer_size=22 * 1024, buffers=3):
         self.frame = None
-        self.buffer_size = buffer_size
-        self.generation = 0  # counts frame-size changes: buffers follow them
         self.pool = []
         try:
             while len(self.pool) < buffers:
@@ -126,27 +125,16 @@ class FrameHub:
                 break
         if free is None:
             free = self._reclaim()
-        if free is None or free.generation == self.generation and len(free.buf) >= need:
+        if free is None or len(free.buf) >= need:
             return free
-        # made for another frame size, or a frame larger than the buffers: a new buffer,
-        # if the heap has room
-        size = self.buffer_size if need <= self.buffer_size else (need * 9 // 8 + 1023) & ~1023
-        try:
-            fresh = Frame(size, self.generation)
+        try:  # a frame larger than the buffers (a larger frame size): this one grows, if the
+            grown = Frame((need * 9 // 8 + 1023) & ~1023)  # heap has room
         except MemoryError:
-            if len(free.buf) >= need:
-                free.generation = self.generation  # no room for a new one: keep this one
-                return free
             log_limited("pool", "frame buffers: no room for a %d-byte frame (camera.buffer_kb)"
                         % need)
             return None
-        self.pool[self.pool.index(free)] = fresh
-        return fresh
-
-    def resize(self, buffer_size):
-        """A new frame size: each buffer is replaced by one of `buffer_size` once free."""
-        self.buffer_size = buffer_size
-        self.generation += 1
+        self.pool[self.pool.index(free)] = grown
+        return grown
 
     def _reclaim(self):
         """Every buffer is held: drop the viewers of the oldest frame, if held too long."""
