@@ -117,7 +117,7 @@ def fan_out(design, viewers):
 
 def burst(design, connections, max_viewers):
     """`connections` stream requests at once: how long until each is answered (its first
-    part, or a 503), how many of each answer, and how many never were within 20 s."""
+    part, a 503, or a close or reset), how many of each, and how many never were within 20 s."""
     fw = start(design, "16M", connections, max_viewers)
     try:
         time.sleep(1)
@@ -125,7 +125,7 @@ def burst(design, connections, max_viewers):
         times = [t for answers in done.values() for t in answers]
         return {"design": design, "connections": connections, "max_viewers": max_viewers,
                 "streams": len(done.get(b"200", [])), "refused": len(done.get(b"503", [])),
-                "unanswered": left, "p50_s": percentile(times, 50),
+                "closed": len(done.get(b"closed", [])), "unanswered": left, "p50_s": percentile(times, 50),
                 "all_s": max(times) if times and not left else None}
     finally:
         fw.stop()
@@ -279,12 +279,12 @@ def fmt(value, digits=1):
 
 
 def burst_table(bursts):
-    lines = ["| design | at once | viewers.max | streams | 503 | unanswered | median s | all answered s |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+    lines = ["| design | at once | viewers.max | streams | 503 | closed | unanswered | median s | all answered s |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for b in bursts:
-        lines.append("| %s | %d | %d | %d | %d | %d | %s | %s |" % (
+        lines.append("| %s | %d | %d | %d | %d | %d | %d | %s | %s |" % (
             b["design"], b["connections"], b["max_viewers"], b["streams"], b["refused"],
-            b["unanswered"], fmt(b["p50_s"], 2), fmt(b["all_s"], 2)))
+            b["closed"], b["unanswered"], fmt(b["p50_s"], 2), fmt(b["all_s"], 2)))
     return "\n".join(lines)
 
 

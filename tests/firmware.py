@@ -218,7 +218,8 @@ def wait_for(predicate, timeout=10, interval=0.05):
 
 def first_parts(port, count, timeout=20):
     """Open `count` stream requests at once and keep them open; (seconds until each had its
-    status line and, for a 200, its first whole part, by status), and those left unanswered."""
+    status line and, for a 200, its first whole part, by status, b"closed" for one closed or
+    reset unanswered), and those left unanswered."""
     sel = selectors.DefaultSelector()
     began = time.time()
     for _ in range(count):
@@ -231,12 +232,15 @@ def first_parts(port, count, timeout=20):
     while sel.get_map() and time.time() - began < timeout:
         for key, _ in sel.select(0.5):
             s, state = key.fileobj, key.data
-            if not state["sent"]:
-                s.send(b"GET /stream.jpg HTTP/1.1\r\n\r\n")
-                state["sent"] = True
-                sel.modify(s, selectors.EVENT_READ, state)
-                continue
-            data = s.recv(65536)
+            try:
+                if not state["sent"]:
+                    s.send(b"GET /stream.jpg HTTP/1.1\r\n\r\n")
+                    state["sent"] = True
+                    sel.modify(s, selectors.EVENT_READ, state)
+                    continue
+                data = s.recv(65536)
+            except OSError:  # refused or reset: turned away, as a close is
+                data = b""
             state["buf"] += data
             buf = state["buf"]
             status = buf[9:12] if len(buf) >= 12 else b""
