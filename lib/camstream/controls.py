@@ -117,7 +117,8 @@ class Controls:
 
     async def change(self, changes):
         """Apply checked `changes` between two frames; what the sensor refused, or None."""
-        self.pending.update(changes)  # two requests before a frame: both apply
+        self.applied.clear()  # set by the capture loop, once it has applied these too: a
+        self.pending.update(changes)  # pulse could come before the wait starts, and be lost
         self.camera.pending = self._apply
         self.hub.want()
         try:
@@ -144,7 +145,6 @@ class Controls:
             except Exception as exc:  # the sensor refused: say so, keep the rest
                 self.failed = "%s: %s" % (name, exc)
         self.applied.set()
-        self.applied.clear()
 
     def saved_values(self):
         """The controls as settings.json names them."""

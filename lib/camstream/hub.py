@@ -84,7 +84,7 @@ class FrameHub:
         self.evicted = 0  # viewers dropped to free a buffer they held too long
         self.evict = lambda frame: None  # ends the connections writing `frame`: set by Viewers
         self.event = asyncio.Event()
-        self.wanted = asyncio.Event()  # pulsed by want(): the capture loop wakes from idle
+        self.wanted = asyncio.Event()  # set by want(): the capture loop wakes from idle
         self._pulsed = time.ticks_ms()
 
     def publish(self, jpeg, stamp):
@@ -152,7 +152,6 @@ class FrameHub:
         """Someone wants frames now (a viewer arrived, a control changed): wake the capture
         loop if it idles."""
         self.wanted.set()
-        self.wanted.clear()
 
     def pulse(self):
         """Wake every waiting viewer (set, then clear: each waiter runs once)."""
