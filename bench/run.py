@@ -125,7 +125,8 @@ def burst(design, connections, max_viewers):
         times = [t for answers in done.values() for t in answers]
         return {"design": design, "connections": connections, "max_viewers": max_viewers,
                 "streams": len(done.get(b"200", [])), "refused": len(done.get(b"503", [])),
-                "closed": len(done.get(b"closed", [])), "unanswered": left, "p50_s": percentile(times, 50),
+                "closed": len(done.get(b"closed", [])),
+                "unanswered": left, "p50_s": percentile(times, 50),
                 "all_s": max(times) if times and not left else None}
     finally:
         fw.stop()

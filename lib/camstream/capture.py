@@ -58,8 +58,8 @@ async def pace(camera, hub, began, idle_fps, watched):
     if not idle:
         await asyncio.sleep_ms(rest)
         return
-    hub.wanted.clear()  # cleared by the waiter, not by want(): a want() before the wait
-    try:  # starts is not lost
+    hub.wanted.clear()  # the waiter clears, want() sets: one before the wait starts counts
+    try:
         await asyncio.wait_for_ms(hub.wanted.wait(), rest)
     except asyncio.TimeoutError:
         pass

@@ -117,8 +117,10 @@ class Controls:
 
     async def change(self, changes):
         """Apply checked `changes` between two frames; what the sensor refused, or None."""
-        self.applied.clear()  # set by the capture loop, once it has applied these too: a
-        self.pending.update(changes)  # pulse could come before the wait starts, and be lost
+        # the capture loop sets `applied` once it has applied these too, and the waiter
+        # clears it: a pulse (set, then clear) could come before the wait starts, and be lost
+        self.applied.clear()
+        self.pending.update(changes)  # two requests before a frame: both apply
         self.camera.pending = self._apply
         self.hub.want()
         try:

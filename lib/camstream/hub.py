@@ -3,10 +3,11 @@
 Frames live in a fixed pool of buffers allocated at start, so keeping a frame never depends
 on how fragmented the heap has become. A buffer grows when a frame needs more room (a larger
 frame size) and keeps its room when frames get smaller: room given back to the heap is soon
-split by small objects, and a larger frame size could not have it back. A buffer is refilled only when no viewer is writing
-it. Slow viewers cannot pin the pool: one that fell behind shares a frame already held
-rather than pin another buffer, and when the capture finds every buffer held, the viewers
-of the oldest frame, if it is older than `EVICT_MS`, are dropped to free it.
+split by small objects, and a larger frame size could not have it back. A buffer is refilled
+only when no viewer is writing it. Slow viewers cannot pin the pool: one that fell behind
+shares a frame already held rather than pin another buffer, and when the capture finds
+every buffer held, the viewers of the oldest frame, if it is older than `EVICT_MS`, are
+dropped to free it.
 """
 import asyncio
 import time
@@ -127,8 +128,8 @@ class FrameHub:
             free = self._reclaim()
         if free is None or len(free.buf) >= need:
             return free
-        try:  # a frame larger than the buffers (a larger frame size): this one grows, if the
-            grown = Frame((need * 9 // 8 + 1023) & ~1023)  # heap has room
+        try:  # a frame larger than the buffers (a larger frame size): this one grows, if
+            grown = Frame((need * 9 // 8 + 1023) & ~1023)  # the heap has room
         except MemoryError:
             log_limited("pool", "frame buffers: no room for a %d-byte frame (camera.buffer_kb)"
                         % need)

@@ -149,7 +149,7 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
             "frames_skipped": hub.skipped,
             "viewers_evicted": hub.evicted,
             "frame_buffers": len(hub.pool),
-            "frame_buffers_kb": sum(len(frame.buf) for frame in hub.pool) // 1024,
+            "frame_buffers_kb": sum(len(buffer.buf) for buffer in hub.pool) // 1024,
             "viewers": viewers.streams,
             "listeners": viewers.count(EventStream) if events else 0,
             "viewer_limit": viewers.limit,
