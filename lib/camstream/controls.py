@@ -8,26 +8,19 @@ import asyncio
 import json
 
 from . import forget
-from .checks import flag, one_of, whole
-
-# frame size: a frame buffer's default size in KB (room for a quality-85 JPEG of a busy scene)
-FRAMESIZES = {"QQVGA": 10, "QVGA": 22, "HVGA": 36, "VGA": 56, "SVGA": 84, "XGA": 112, "HD": 140}
-# picture controls and their defaults; the numbers are LEVELS
-PICTURE = {"hmirror": False, "vflip": False, "brightness": 0, "contrast": 0, "saturation": 0,
-           "auto_gain": True, "auto_exposure": True, "auto_whitebalance": True}
-LEVELS = (-3, 3)
-RANGES = {"quality": (10, 100), "fps_cap": (0, 120)}
+from .checks import one_of, whole
+from .options import FRAMESIZES, LEVELS, PICTURE, RANGES, picture_check
 
 APPLY_TIMEOUT_MS = 5000  # the capture loop applies changes between frames; a stalled sensor may not
 
 
-def picture_check(name):
-    """The check of a picture control's values."""
-    return flag if isinstance(PICTURE[name], bool) else whole(*LEVELS)
-
-
 class ControlError(Exception):
-    """A change refused: the message names the control and what is allowed."""
+    """A request refused: its HTTP status, and a message naming the control and what is
+    allowed."""
+
+    def __init__(self, message, status=400):
+        super().__init__(message)
+        self.status = status
 
 
 class Controls:
@@ -47,32 +40,33 @@ class Controls:
             if camera.control(name):
                 self.checks[name] = picture_check(name)
 
-    async def answer(self, request):
-        """GET: each control; POST: change them (a JSON body), saving them when asked."""
-        from .web import bad_request, text
-        if request.method != "POST":
-            return self.describe()
-        kind = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-        if kind != "application/json":  # a form on another site cannot reach here
-            return text("Send application/json", 415, "Unsupported Media Type")
+    async def post(self, content_type, body):
+        """Change the controls as a POST's JSON `body` asks, saving them when asked:
+        (200, each control as describe() gives it), or (status, what was wrong)."""
         try:
-            changes = json.loads(request.body or b"")
-        except ValueError:
-            return bad_request("the body is not valid JSON")
-        try:
-            changes, save = self.check(changes)
-            refused = await self.change(changes)
+            return 200, await self._post(content_type, body)
         except ControlError as exc:
-            return bad_request(str(exc))
+            return exc.status, str(exc)
+
+    async def _post(self, content_type, body):
+        kind = (content_type or "").split(";")[0].strip().lower()
+        if kind != "application/json":  # a form on another site cannot reach here
+            raise ControlError("Send application/json", 415)
+        try:
+            changes = json.loads(body or b"")
+        except ValueError:
+            raise ControlError("the body is not valid JSON")
+        changes, save = self.check(changes)
+        refused = await self.change(changes)
         if refused:
-            return text("the sensor refused %s" % refused, 500, "Internal Server Error")
+            raise ControlError("the sensor refused %s" % refused, 500)
         if save:
             from . import settings
             try:
                 settings.save(self.saved_values())
             except Exception as exc:  # a full or read-only flash: the old file stays whole
-                return text("applied, but not saved (settings.json unchanged): %r" % (exc,),
-                            500, "Internal Server Error")
+                raise ControlError("applied, but not saved (settings.json unchanged): %r"
+                                   % (exc,), 500)
             finally:
                 forget("settings")  # its room in the heap, free again
         answer = self.describe()

@@ -7,7 +7,7 @@ import json
 import os
 
 from .checks import flag, one_of, text, whole
-from .controls import FRAMESIZES, PICTURE, RANGES, picture_check
+from .options import FRAMESIZES, PICTURE, RANGES, picture_check
 
 PIXFORMATS = ("RGB565", "GRAYSCALE", "JPEG")
 

@@ -9,6 +9,7 @@ from .hub import BOUNDARY
 from .login import Login
 
 NO_CACHE = "no-store, no-cache, must-revalidate"
+REASONS = {400: "Bad Request", 415: "Unsupported Media Type", 500: "Internal Server Error"}
 
 PAGE = __file__.rsplit("/", 1)[0] + "/page.html"  # beside this module: read per request,
 # so the page takes no room in the heap between requests
@@ -20,10 +21,6 @@ def text(body, status, reason, headers=None):
     if headers:
         hdrs.update(headers)
     return Response(body + "\n", status, hdrs, reason)
-
-
-def bad_request(message):
-    return text(message, 400, "Bad Request")
 
 
 def stream_rate(arg):
@@ -75,7 +72,7 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
         if fps is not None:
             fps = stream_rate(fps)
             if fps is None:
-                return bad_request("fps must be a number from 0.1 to 120")
+                return text("fps must be a number from 0.1 to 120", 400, "Bad Request")
         if viewers.full() and not app.prune():
             return text("Too many viewers", 503, "Service Unavailable", {"Retry-After": "5"})
         return Response(viewers.open(fps or 0), headers={
@@ -132,7 +129,10 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
         if not made:
             from .controls import Controls
             made.append(Controls(camera, hub))
-        return await made[0].answer(request)
+        if request.method != "POST":
+            return made[0].describe()
+        status, answer = await made[0].post(request.headers.get("Content-Type"), request.body)
+        return answer if status == 200 else text(answer, status, REASONS[status])
 
     @app.get("/status.json")
     async def status(request):
