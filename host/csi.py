@@ -10,9 +10,11 @@ test-card quality nearest the one `to_jpeg` asks for), each stamped with a JPEG 
 `seq=NNNNNNNN` (its sensor sequence number) and, when any picture control differs from its
 default, a second one: `set=hmirror=1 brightness=2`.
 
-Vision: the few OpenMV image methods the examples use come from `sim_vision` (see there).
-Draw calls are recorded and, at `to_jpeg()`, stamped into that frame's JPEG as a second
-comment, `draw=rect 1 2 3 4;...`.
+Vision: the few OpenMV image methods the examples use come from `sim_vision` (see there),
+made methods of `Image` when the sensor starts beside a `vision.py`: on a board they are
+built in, so the first `process` call loads nothing. Without one the stand-in keeps its heap
+small. Draw calls are recorded and, at `to_jpeg()`, stamped into that frame's JPEG as a
+second comment, `draw=rect 1 2 3 4;...`.
 
 Environment knobs:
   SIM_FPS            frames per second (default 30)
@@ -100,12 +102,13 @@ class Image:
     def height(self):
         return self._height
 
-    def __getattr__(self, name):
-        """OpenMV's vision and drawing methods, from `sim_vision`, loaded on first use so that
-        a camera without vision keeps the stand-in's heap small."""
-        import sim_vision
-        method = getattr(sim_vision, name)
-        return lambda *args, **kwargs: method(self, *args, **kwargs)
+
+
+def _vision_methods():
+    """Give `Image` OpenMV's vision and drawing methods (those `sim_vision` answers)."""
+    import sim_vision
+    for name in sim_vision.METHODS:
+        setattr(Image, name, getattr(sim_vision, name))
 
 
 class CSI:
@@ -127,6 +130,11 @@ class CSI:
             if name:
                 setattr(self, name, None)  # a sensor without that control
         self._still = _env("SIM_STILL", 0)
+        try:
+            os.stat("vision.py")  # beside main.py, as on the board's flash
+            _vision_methods()
+        except OSError:
+            pass
         global _first_frame_due
         if _first_frame_due is None:
             _first_frame_due = time.ticks_add(time.ticks_ms(), int(_env("SIM_FIRST_FRAME_S", 0.0) * 1000))

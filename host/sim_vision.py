@@ -5,7 +5,7 @@ frame), not by looking at pixels: they check the firmware's plumbing, not OpenMV
 algorithms. `find_blobs` returns the ball's blob whatever the thresholds; `mean_pooled`,
 `difference` and `get_statistics().l_mean()` give how many pixels the ball moved between two
 frames; the draw calls are recorded on the image, which `csi` stamps into its JPEG.
-`csi.Image` looks these up on first use, as methods: `img.find_blobs(...)`.
+`csi` makes them methods of its `Image` when the camera starts beside a `vision.py`.
 """
 import json
 import os
@@ -112,3 +112,7 @@ def difference(img, other, **kwargs):
 
 def get_statistics(img, **kwargs):
     return Statistics(getattr(img, "_level", 0))
+
+
+METHODS = ("find_blobs", "draw_rectangle", "draw_cross", "draw_circle", "draw_string",
+           "mean_pooled", "difference", "get_statistics")
