@@ -13,6 +13,8 @@ Ctrl-C interrupts a running program. What the board does on a reset is done here
 - watchdog: once armed (the `machine.WDT` stand-in writes FLASH_DIR/../wdt on every feed)
   it outlives soft resets, and resets the board when not fed for its timeout.
 The console, and a line per reset ("fakeboard: ..."), go to stdout as well.
+$FAKEBOARD_LINK_BPS, when set, caps the bytes a second the board takes from the port, as a
+slow serial link would: a copy then lasts long enough to be interrupted where a test means.
 """
 import fcntl
 import os
@@ -92,6 +94,7 @@ class FakeBoard:
         self.unread = b""
         self.raw = False  # in the raw REPL (a soft reset returns there)
         self.button = False
+        self.link_bps = int(os.getenv("FAKEBOARD_LINK_BPS") or 0)
         signal.signal(signal.SIGUSR1, self._press_reset)
 
     def _press_reset(self, *_):
@@ -123,6 +126,8 @@ class FakeBoard:
                 if b"\x02" in data:
                     self.raw = False
                 board.write(data)
+                if self.link_bps:
+                    time.sleep(len(data) / self.link_bps)
             if board.fd in readable:
                 data = board.read()
                 if data is None:
