@@ -1,6 +1,7 @@
 """The flash image: every board-bound module compiles for MicroPython 1.28 (.mpy 6.3)."""
 import glob
 import os
+import shutil
 import subprocess
 
 from firmware import IMAGE, ROOT
@@ -55,3 +56,25 @@ def test_deploy_without_a_board_says_what_to_do():
                          env=dict(os.environ, PORT=""))
     assert run.returncode != 0
     assert "no board found" in run.stderr and "make deploy PORT=" in run.stderr
+
+
+def test_the_image_is_the_same_built_in_any_folder(tmp_path):
+    """Two clones, one at a 200-character path: the same image, byte for byte, the same build."""
+    images = []
+    for clone in (tmp_path / "a", tmp_path / ("b" * 100) / ("c" * 100)):
+        clone.mkdir(parents=True)
+        for name in ("Makefile", "main.py", "boot.py", "requirements.txt"):
+            shutil.copy2(os.path.join(ROOT, name), clone)
+        for name in ("lib", "tools"):
+            shutil.copytree(os.path.join(ROOT, name), clone / name)
+        subprocess.run(["make", "-s", "image", "VENV=" + os.path.join(ROOT, ".venv")],
+                       cwd=clone, check=True, capture_output=True)
+        images.append(clone / "build" / "image")
+    assert len(str(images[1])) > 200
+    files = [sorted(str(p.relative_to(image)) for p in image.rglob("*") if p.is_file())
+             for image in images]
+    assert files[0] == files[1] and len(files[0]) > 10
+    for name in files[0]:
+        content = (images[0] / name).read_bytes()
+        assert content == (images[1] / name).read_bytes(), name
+        assert str(tmp_path).encode() not in content, name

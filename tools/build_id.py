@@ -33,7 +33,7 @@ def stamp(image, build):
     with open(source, "w") as f:
         f.write('"""This image\'s build identifier."""\nID = "%s"\n' % build)
     subprocess.run([MPY_CROSS, "-o", os.path.join(image, "lib", "camstream", "build.mpy"),
-                    "-s", "build.py", source], check=True)
+                    "-s", "camstream/build.py", source], check=True)
     os.remove(source)
     with open(os.path.join(image, "BUILD"), "w") as f:
         f.write(build + "\n")
