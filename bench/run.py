@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from firmware import Firmware, MjpegReader, first_parts, seq_of  # noqa: E402
+from firmware import HEAP, MICROPYTHON, Firmware, MjpegReader, first_parts, seq_of  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 BEGIN, END = "<!-- bench results -->", "<!-- end of bench results -->"
@@ -36,6 +36,8 @@ VISIONS = {
     "examples/track_ball.py": os.path.join(ROOT, "examples", "track_ball.py"),
     "examples/motion.py": os.path.join(ROOT, "examples", "motion.py"),
 }
+MP32 = os.getenv("MP32")  # a 32-bit build of the interpreter (../shared/micropython32), if any
+MP32_ROW = "FrameStream, 32-bit build"
 DESIGNS = {
     "FrameStream": None,  # the firmware itself: build/image/main.py
     "concatenating": os.path.join(HERE, "designs", "concatenating.py"),
@@ -47,12 +49,14 @@ def progress(text):
     print("[bench %s] %s" % (time.strftime("%H:%M:%S"), text), file=sys.stderr, flush=True)
 
 
-def start(design, heap, viewers, max_viewers=None, vision=None, idle_fps=0):
+def start(design, heap, viewers, max_viewers=None, vision=None, idle_fps=0,
+          interpreter=MICROPYTHON):
     """A firmware; at the full sensor rate with no viewer too, unless `idle_fps` is given."""
     settings = {"viewers": {"max": max_viewers or max(viewers, 1)},
                 "camera": {"idle_fps": idle_fps}}
     return Firmware(tempfile.mkdtemp(), heap=heap, settings=settings,
-                    env={"SIM_FPS": str(FPS)}, script=DESIGNS[design], vision=vision)
+                    env={"SIM_FPS": str(FPS)}, script=DESIGNS[design], vision=vision,
+                    interpreter=interpreter)
 
 
 def clients(port, viewers, seconds):
@@ -143,7 +147,7 @@ def vision_source(name):
 def vision_cost():
     """The capture loop's CPU per frame (no viewers) with each vision configuration: windows
     of VISION_SECONDS, the configurations taking turns so drift hits them alike."""
-    firmwares = {name: start("FrameStream", "256K", 0, vision=vision_source(name))
+    firmwares = {name: start("FrameStream", HEAP, 0, vision=vision_source(name))
                  for name in VISIONS}
     samples = {name: [] for name in VISIONS}
     try:
@@ -176,8 +180,8 @@ def vision_cost():
 def idle_cost():
     """CPU with no viewer, with the idle slowdown (the default, 1 fps) and without; and how
     soon the first viewer gets frames at the sensor's rate."""
-    firmwares = {1: start("FrameStream", "256K", 0, idle_fps=1),
-                 0: start("FrameStream", "256K", 0, idle_fps=0)}
+    firmwares = {1: start("FrameStream", HEAP, 0, idle_fps=1),
+                 0: start("FrameStream", HEAP, 0, idle_fps=0)}
     cpu = {idle: [] for idle in firmwares}
     try:
         time.sleep(2)
@@ -243,10 +247,10 @@ def vision_table(rows):
     return "\n".join(lines)
 
 
-def holds_ten_viewers(design, heap_kb):
+def holds_ten_viewers(design, heap_kb, interpreter=MICROPYTHON):
     """Does a heap of `heap_kb` KB hold 10 viewers for HEAP_TRIAL_SECONDS without MemoryError?"""
     try:
-        fw = start(design, "%dK" % heap_kb, 10)
+        fw = start(design, "%dK" % heap_kb, 10, interpreter=interpreter)
     except RuntimeError:
         return False  # could not even start
     try:
@@ -261,14 +265,14 @@ def holds_ten_viewers(design, heap_kb):
         fw.stop()
 
 
-def smallest_heap(design, lo=64, hi=1024, step=8):
+def smallest_heap(design, lo=64, hi=1024, step=8, interpreter=MICROPYTHON):
     """Bisect the smallest heap (KB, to `step`) holding 10 viewers; None if even `hi` fails."""
-    if not holds_ten_viewers(design, hi):
+    if not holds_ten_viewers(design, hi, interpreter):
         return None
     while hi - lo > step:
         mid = (lo + hi) // 2 // step * step
         progress("%s: 10 viewers in %d KB ..." % (design, mid))
-        if holds_ten_viewers(design, mid):
+        if holds_ten_viewers(design, mid, interpreter):
             hi = mid
         else:
             lo = mid
@@ -323,6 +327,11 @@ def targets(runs, heaps, bursts, visions, idle):
          "%.2f ms" % ours[10]["latency_p99_ms"]),
         ("10 viewers fit in a 160 KB heap", (heaps["FrameStream"] or 999) <= 160,
          "%s KB" % heaps["FrameStream"]),
+    ]
+    if MP32_ROW in heaps:
+        checks.append(("10 viewers fit in a 160 KB heap on the 32-bit build",
+                       (heaps[MP32_ROW] or 999) <= 160, "%s KB" % heaps[MP32_ROW]))
+    checks += [
         ("capture rate with 100 viewers within 3% of idle", capture_drop <= 0.03,
          "%.1f%% lower" % (capture_drop * 100)),
     ]
@@ -397,6 +406,9 @@ def main():
     progress("smallest heaps for 10 viewers, the three designs side by side ...")
     with ThreadPoolExecutor(len(DESIGNS)) as pool:
         heaps = dict(zip(DESIGNS, pool.map(smallest_heap, DESIGNS)))
+    if MP32:  # the 32-bit build, whose objects take a board's room
+        progress("FrameStream on the 32-bit build (%s): 10 viewers ..." % MP32)
+        heaps[MP32_ROW] = smallest_heap("FrameStream", interpreter=MP32)
     machine = "%s, %d cores, %s" % (platform.machine(), os.cpu_count(), platform.platform())
     text = "\n".join([
         "# Benchmark results", "",

@@ -14,6 +14,8 @@ import urllib.request
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = os.path.join(ROOT, "build", "image")
 TESTCARD = os.path.join(ROOT, "build", "testcard")
+HOST = os.path.join(ROOT, "host")
+HEAP = "288K"  # the default heap, as make run's (Makefile): README, "What the default heap stands for"
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 BOUNDARY = b"--frame"
 SEQ = re.compile(rb"\xff\xfe\x00\x0eseq=(\d{8})")
@@ -30,11 +32,14 @@ class Firmware:
 
     `workdir` stands for the board's /flash: main.py and boot.py (or `script`) are copied
     there beside settings.json and, given `vision` (its source), vision.py, so the script's
-    folder comes first on sys.path as '' (the flash) does on the board.
+    folder comes first on sys.path as '' (the flash) does on the board. The image's lib/,
+    the host stand-ins and the test card are linked into it and named by relative paths:
+    nothing of the checkout's path reaches the interpreter's heap (module names, sys.path),
+    so a clone in any folder runs with the same heap.
     """
 
-    def __init__(self, workdir, heap="256K", settings=None, env=None, image=IMAGE, script=None,
-                 vision=None, preexec=None):
+    def __init__(self, workdir, heap=HEAP, settings=None, env=None, image=IMAGE, script=None,
+                 vision=None, preexec=None, interpreter=MICROPYTHON):
         self.port = free_port()
         self.lines = []
         cfg = {"port": self.port}
@@ -47,16 +52,16 @@ class Firmware:
         if vision is not None:
             with open(os.path.join(workdir, "vision.py"), "w") as f:
                 f.write(vision)
-        script = os.path.join(workdir, os.path.basename(script or "main.py"))
+        for name, target in (("lib", os.path.join(image, "lib")), ("host", HOST),
+                             ("testcard", TESTCARD)):
+            os.symlink(target, os.path.join(workdir, name))
+        module = os.path.basename(script or "main.py")[:-3]  # run as -m: '' first on sys.path
         environ = dict(os.environ)
-        environ.update({
-            "MICROPYPATH": "%s/lib:%s/host:.frozen" % (image, ROOT),
-            "SIM_TESTCARD": TESTCARD,
-            "SIM_FPS": "30",
-        })
+        environ.update({"MICROPYPATH": "lib:host:.frozen", "SIM_TESTCARD": "testcard",
+                        "SIM_FPS": "30"})
         environ.update(env or {})
         self._launch = lambda: subprocess.Popen(
-            [MICROPYTHON, "-X", "heapsize=" + heap, script], cwd=workdir, env=environ,
+            [interpreter, "-X", "heapsize=" + heap, "-m", module], cwd=workdir, env=environ,
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=preexec)
         self.start()
 

@@ -1,6 +1,7 @@
 """The camera application: one capture loop feeding a frame hub that any number of viewers
 share, served over the network."""
 import asyncio
+import gc
 
 from . import forget
 from .camera import Camera
@@ -8,12 +9,12 @@ from .hub import FrameHub
 
 
 def load_settings():
-    """Read settings.json, then drop the settings module (and the controls' tables and the
-    checks it used): they are not needed again, and their room is free before the frame
-    buffers are taken."""
+    """Read settings.json, then drop the settings module (and the options and checks it
+    used): they are not needed again, and their room is free before the frame buffers are
+    taken."""
     from . import settings
     cfg = settings.load()
-    forget("settings", "controls", "checks")
+    forget("settings", "options", "checks")
     return cfg
 
 
@@ -58,10 +59,20 @@ async def serve(cfg, camera, hub):
             announce(app, cfg["port"], net.address))
     for job in jobs:
         asyncio.create_task(job)
+    keep_free_heap_whole()
     try:
         await app.start_server(port=cfg["port"], backlog=connections)
     except OSError as exc:  # the port in use, or no network
         print("camera: cannot listen on port %d: %r" % (cfg["port"], exc))
+
+
+def keep_free_heap_whole():
+    """Collect garbage whenever a quarter of the free heap has been allocated, not only when
+    it runs out: what outlives a collection (a viewer's connection) then lands beside what
+    lives already, rather than anywhere in the free heap, which stays in large pieces for the
+    user's vision.py."""
+    gc.collect()
+    gc.threshold(gc.mem_free() // 4)
 
 
 async def announce(app, port, address):
