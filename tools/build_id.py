@@ -32,8 +32,8 @@ def stamp(image, build):
     source = os.path.join(image, "build.py")
     with open(source, "w") as f:
         f.write('"""This image\'s build identifier."""\nID = "%s"\n' % build)
-    subprocess.run([MPY_CROSS, "-o", os.path.join(image, "lib", "camstream", "build.mpy"),
-                    "-s", "camstream/build.py", source], check=True)
+    subprocess.run([MPY_CROSS, "-o", os.path.join("lib", "camstream", "build.mpy"),
+                    "-s", "camstream/build.py", "build.py"], cwd=image, check=True)
     os.remove(source)
     with open(os.path.join(image, "BUILD"), "w") as f:
         f.write(build + "\n")

@@ -74,6 +74,6 @@ for content, what in ((None, "missing"), ('{"port": 80', "corrupt"), ("\xff\xfe"
     check("%s file: defaults and one line" % what, cfg == DEFAULTS and len(warnings) == 1)
 
 warnings = []
-cfg = settings.load("../../settings.example.json", warn=warnings.append)
+cfg = settings.load("settings.example.json", warn=warnings.append)  # linked in beside it
 check("the template loads without a warning (%s)" % warnings, not warnings and cfg["port"] == 80)
 report()
