@@ -45,11 +45,11 @@ async def serve(cfg, camera, hub):
     else:
         del load_vision
         forget("vision")  # no vision.py: the stage's code leaves the heap
-    viewers = Viewers(hub, cfg["viewers.max"])
     connections = cfg["viewers.max"] + 4
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
+    viewers = Viewers(hub, cfg["viewers.max"], app.writer)
     add_routes(app, hub, viewers, cfg["login"], vision, ID, camera)
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching

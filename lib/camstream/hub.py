@@ -84,7 +84,8 @@ class FrameHub:
         self.skipped = 0  # captures dropped because every buffer was held
         self.evicted = 0  # viewers dropped to free a buffer they held too long
         self.evict = lambda frame: None  # ends the connections writing `frame`: set by Viewers
-        self.event = asyncio.Event()
+        self.deliver = lambda frame: None  # writes a frame to the waiting viewers: likewise
+        self.event = asyncio.Event()  # pulsed for each frame, for whoever else waits for one
         self.wanted = asyncio.Event()  # set by want(): the capture loop wakes from idle
         self._pulsed = time.ticks_ms()
 
@@ -155,8 +156,10 @@ class FrameHub:
         self.wanted.set()
 
     def pulse(self):
-        """Wake every waiting viewer (set, then clear: each waiter runs once)."""
+        """Deliver the latest frame to the waiting viewers and wake any other waiter (set,
+        then clear: each waiter runs once)."""
         self._pulsed = time.ticks_ms()
+        self.deliver(self.frame)
         self.event.set()
         self.event.clear()
 

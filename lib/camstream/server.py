@@ -116,6 +116,10 @@ class SocketWriter:
         except OSError as exc:
             return exc.args[0] != EAGAIN
 
+    def write_now(self, buf):
+        """Write what the socket takes of `buf` at once, never waiting: the bytes taken."""
+        return self.sock.write(buf) or 0
+
     async def awrite(self, buf):
         rest = buf  # written whole when the socket takes it: no view or slice per frame
         while len(rest):
@@ -213,6 +217,10 @@ class Server(Microdot):
         if req is None or not req.url.startswith("/") or req.http_version not in ("1.0", "1.1"):
             raise Rejected(400, "Bad Request")
         return req
+
+    def writer(self, task):
+        """The SocketWriter of connection `task`."""
+        return self.open.get(task)
 
     def drop(self, task):
         """End a connection now: its response lets go of what it holds, its task is cancelled."""

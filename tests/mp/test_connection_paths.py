@@ -51,8 +51,8 @@ class Peer:
 def camera():
     hub = FrameHub(24 * 1024, buffers=2)
     hub.publish(memoryview(JPEG), "0.000")
-    viewers = Viewers(hub, limit=4)
     app = Server()
+    viewers = Viewers(hub, 4, app.writer)
     add_routes(app, hub, viewers)
     return hub, viewers, app
 
