@@ -18,6 +18,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from firmware import HEAP, MICROPYTHON, Firmware, MjpegReader, first_parts, seq_of  # noqa: E402
+import reference  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 BEGIN, END = "<!-- bench results -->", "<!-- end of bench results -->"
@@ -36,6 +37,10 @@ VISIONS = {
     "examples/track_ball.py": os.path.join(ROOT, "examples", "track_ball.py"),
     "examples/motion.py": os.path.join(ROOT, "examples", "motion.py"),
 }
+# the revisions the fan-out is measured against, in the same run: the first release, and
+# main before the viewers were written to from the hub
+REFERENCES = os.getenv("REF", "72ca1bf dccfbde").split()
+AT = "FrameStream at "  # the design name of a reference revision
 MP32 = os.getenv("MP32")  # a 32-bit build of the interpreter (../shared/micropython32), if any
 MP32_ROW = "FrameStream, 32-bit build"
 DESIGNS = {
@@ -43,6 +48,10 @@ DESIGNS = {
     "concatenating": os.path.join(HERE, "designs", "concatenating.py"),
     "snapshot per viewer": os.path.join(HERE, "designs", "snapshot_per_viewer.py"),
 }
+
+
+def all_designs():
+    return list(DESIGNS) + [AT + rev for rev in REFERENCES]
 
 
 def progress(text):
@@ -54,9 +63,14 @@ def start(design, heap, viewers, max_viewers=None, vision=None, idle_fps=0,
     """A firmware; at the full sensor rate with no viewer too, unless `idle_fps` is given."""
     settings = {"viewers": {"max": max_viewers or max(viewers, 1)},
                 "camera": {"idle_fps": idle_fps}}
+    where = {}
+    if design.startswith(AT):  # a reference revision, with its own stand-ins
+        built = reference.build(design[len(AT):])
+        where = {"image": os.path.join(built, "image"), "testcard": os.path.join(built, "testcard"),
+                 "host": os.path.join(built, "src", "host")}
     return Firmware(tempfile.mkdtemp(), heap=heap, settings=settings,
-                    env={"SIM_FPS": str(FPS)}, script=DESIGNS[design], vision=vision,
-                    interpreter=interpreter)
+                    env={"SIM_FPS": str(FPS)}, script=DESIGNS.get(design), vision=vision,
+                    interpreter=interpreter, **where)
 
 
 def clients(port, viewers, seconds):
@@ -105,6 +119,7 @@ def fan_out(design, viewers):
         delivered = sum(rates) * (t1 - t0)  # viewer-frames sent in the CPU window
         return {
             "design": design, "viewers": viewers,
+            "cpu_s_per_s": (cpu1 - cpu0) / (t1 - t0), "viewer_frames_per_s": delivered / (t1 - t0),
             "fps_min": min(rates), "fps_median": statistics.median(rates),
             "cpu_us_per_viewer_frame": (cpu1 - cpu0) * 1e6 / delivered if delivered else None,
             "capture_fps": None if None in (cap0, cap1) else (cap1 - cap0) / (t1 - t0),
@@ -228,13 +243,37 @@ def idle_table(idle):
     return "\n".join(lines)
 
 
+def in_micropython(script, env=None):
+    """Run bench/`script` under MicroPython against the image; the JSON line it prints."""
+    env = dict(os.environ, MICROPYPATH="%s/build/image/lib:%s/host:.frozen" % (ROOT, ROOT),
+               SIM_TESTCARD=os.path.join(ROOT, "build", "testcard"), **(env or {}))
+    out = subprocess.run([MICROPYTHON, "-X", "heapsize=4M", os.path.join(HERE, script)],
+                         capture_output=True, text=True, timeout=300, env=env, check=True)
+    return json.loads(out.stdout)
+
+
 def stage_overhead():
     """µs a no-op vision stage adds per frame, timed inside MicroPython (bench/vision_overhead.py)."""
-    env = dict(os.environ, MICROPYPATH="%s/build/image/lib:%s/host:.frozen" % (ROOT, ROOT))
-    out = subprocess.run([os.path.join(ROOT, ".venv", "bin", "micropython"),
-                          os.path.join(HERE, "vision_overhead.py")], capture_output=True,
-                         text=True, timeout=120, env=env, check=True)
-    return json.loads(out.stdout)["stage_us"]
+    return in_micropython("vision_overhead.py")["stage_us"]
+
+
+def path_table(steps):
+    lines = ["| step | µs per viewer-frame |", "| --- | ---: |"]
+    for name, us in steps:
+        lines.append("| %s | %.2f |" % (name, us))
+    return "\n".join(lines)
+
+
+def capture_table(runs, simulator_us):
+    one = by_viewers(runs, "FrameStream")[1]
+    whole = one["cpu_s_per_s"] * 1e6 / one["capture_fps"]
+    return "\n".join([
+        "| at 1 viewer | µs per frame |", "| --- | ---: |",
+        "| the whole firmware process | %.0f |" % whole,
+        "| of which the simulated sensor's snapshot and encode (C and hardware on a board) | %.0f |"
+        % simulator_us,
+        "| the rest: the firmware's own, the interpreter's and the kernel's | %.0f |"
+        % (whole - simulator_us)])
 
 
 def vision_table(rows):
@@ -283,6 +322,33 @@ def fmt(value, digits=1):
     return "-" if value is None else ("%.*f" % (digits, value))
 
 
+def by_viewers(runs, design):
+    return {r["viewers"]: r for r in runs if r["design"] == design}
+
+
+def marginal_us(rows):
+    """CPU µs of one more viewer-frame, from 10 viewers to 100."""
+    return (rows[100]["cpu_s_per_s"] - rows[10]["cpu_s_per_s"]) * 1e6 / (
+        rows[100]["viewer_frames_per_s"] - rows[10]["viewer_frames_per_s"])
+
+
+def reference_table(runs):
+    """This tree's fan-out against each reference revision's, measured in the same run."""
+    ours = by_viewers(runs, "FrameStream")
+    lines = ["| viewers | this tree µs/viewer-frame | " + " | ".join(
+        "%s | ratio" % rev for rev in REFERENCES) + " |",
+        "| ---: | ---: |" + " ---: | ---: |" * len(REFERENCES)]
+    refs = [by_viewers(runs, AT + rev) for rev in REFERENCES]
+    for n in VIEWERS:
+        cells = ["%.1f | %.2f" % (ref[n]["cpu_us_per_viewer_frame"],
+                                 ours[n]["cpu_us_per_viewer_frame"] / ref[n]["cpu_us_per_viewer_frame"])
+                 for ref in refs]
+        lines.append("| %d | %.1f | %s |" % (n, ours[n]["cpu_us_per_viewer_frame"], " | ".join(cells)))
+    cells = ["%.1f | %.2f" % (marginal_us(ref), marginal_us(ours) / marginal_us(ref)) for ref in refs]
+    lines.append("| one more viewer (10 to 100) | %.1f | %s |" % (marginal_us(ours), " | ".join(cells)))
+    return "\n".join(lines)
+
+
 def burst_table(bursts):
     lines = ["| design | at once | viewers.max | streams | 503 | closed | unanswered | median s | all answered s |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
@@ -297,7 +363,8 @@ def table(runs, heaps):
     lines = ["| design | viewers | fps/viewer min | median | CPU µs/viewer-frame | capture fps "
              "(idle) | latency p50 ms | p99 ms | heap B/viewer |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
-    for r in runs:
+    order = all_designs()
+    for r in sorted(runs, key=lambda r: (order.index(r["design"]), r["viewers"])):
         lines.append("| %s | %d | %s | %s | %s | %s (%s) | %s | %s | %s |" % (
             r["design"], r["viewers"], fmt(r["fps_min"]), fmt(r["fps_median"]),
             fmt(r["cpu_us_per_viewer_frame"], 0), fmt(r["capture_fps"]),
@@ -335,6 +402,19 @@ def targets(runs, heaps, bursts, visions, idle):
         ("capture rate with 100 viewers within 3% of idle", capture_drop <= 0.03,
          "%.1f%% lower" % (capture_drop * 100)),
     ]
+    if len(REFERENCES) == 2:  # the first release, and main before the hub wrote to viewers
+        first, before = (by_viewers(runs, AT + rev) for rev in REFERENCES)
+        checks += [
+            ("CPU per viewer-frame at 10 and 100 viewers below %s's" % REFERENCES[0],
+             all(ours[n]["cpu_us_per_viewer_frame"] < first[n]["cpu_us_per_viewer_frame"]
+                 for n in (10, 100)), "ratios %s" % ", ".join(
+                 "%.2f" % (ours[n]["cpu_us_per_viewer_frame"] / first[n]["cpu_us_per_viewer_frame"])
+                 for n in (10, 100))),
+            ("one more viewer costs at most half of what it did at %s" % REFERENCES[1],
+             marginal_us(ours) <= 0.5 * marginal_us(before),
+             "%.1f µs against %.1f, ratio %.2f" % (marginal_us(ours), marginal_us(before),
+                                                   marginal_us(ours) / marginal_us(before))),
+        ]
     noop = [v for v in visions if v["vision"] == "no-op stage, timed in-process"][0]
     checks.append(("a no-op process adds at most 5% to the capture loop's CPU per frame",
                    noop["added"] <= 0.05, "%.1f µs a frame, %.1f%%" % (
@@ -369,8 +449,8 @@ def chart(runs, path):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 4))
-    for design in DESIGNS:
-        rows = [r for r in runs if r["design"] == design]
+    for design in all_designs():
+        rows = sorted((r for r in runs if r["design"] == design), key=lambda r: r["viewers"])
         x = [r["viewers"] for r in rows]
         axes[0].plot(x, [r["fps_min"] for r in rows], marker="o", label=design)
         axes[1].plot(x, [r["cpu_us_per_viewer_frame"] for r in rows], marker="o", label=design)
@@ -392,8 +472,8 @@ def main():
     began = time.time()
     os.makedirs(RESULTS, exist_ok=True)
     runs = []
-    for design in DESIGNS:
-        for viewers in VIEWERS:
+    for viewers in VIEWERS:  # the designs take turns, so drift hits them alike
+        for design in all_designs():
             progress("%s, %d viewers ..." % (design, viewers))
             runs.append(fan_out(design, viewers))
     bursts = []
@@ -401,6 +481,10 @@ def main():
         for connections, max_viewers in BURSTS:
             progress("%s: %d connections at once ..." % (design, connections))
             bursts.append(burst(design, connections, max_viewers))
+    progress("where a viewer-frame goes, and the simulator's share ...")
+    steps = in_micropython("viewer_path.py")
+    simulator_us = in_micropython("simulator_cost.py", {"SIM_FPS": "100000"})[
+        "snapshot_and_encode_us"]
     visions = vision_cost()
     idle = idle_cost()
     progress("smallest heaps for 10 viewers, the three designs side by side ...")
@@ -415,7 +499,14 @@ def main():
         "%s; %s; MicroPython unix port, simulated sensor %d fps QVGA (~20 KB frames); "
         "%d s per run; took %.0f s." % (time.strftime("%Y-%m-%d"), machine, FPS, SECONDS,
                                         time.time() - began), "",
-        table(runs, heaps), "", "Connections at once (time until each has its first part or "
+        table(runs, heaps), "", "Fan-out against earlier revisions (CPU of the whole "
+        "firmware process per viewer-frame, the same run):", "", reference_table(runs), "",
+        "Where one viewer-frame's CPU goes, timed in-process with a socket that takes every "
+        "byte at once (`bench/viewer_path.py`; the kernel's share of a real send is the same "
+        "in every design): each step when every viewer's task woke for every frame, and the "
+        "hub's delivery that replaced them:", "", path_table(steps), "",
+        "The capture loop at one viewer:", "", capture_table(runs, simulator_us), "",
+        "Connections at once (time until each has its first part or "
         "its 503):", "", burst_table(bursts), "", "Vision (`vision.py`), no viewers: CPU per "
         "frame of the whole firmware process:", "", vision_table(visions), "", "Idle:", "",
         idle_table(idle), "", "Targets:", ""]
@@ -424,6 +515,7 @@ def main():
         f.write(text)
     with open(os.path.join(RESULTS, "results.json"), "w") as f:
         json.dump({"runs": runs, "bursts": bursts, "vision": visions, "idle": idle,
+                   "viewer_path_us": steps, "simulator_us_per_frame": simulator_us,
                    "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
     update_readme(text)

@@ -39,7 +39,8 @@ class Firmware:
     """
 
     def __init__(self, workdir, heap=HEAP, settings=None, env=None, image=IMAGE, script=None,
-                 vision=None, preexec=None, interpreter=MICROPYTHON):
+                 vision=None, preexec=None, interpreter=MICROPYTHON, host=HOST,
+                 testcard=TESTCARD):
         self.port = free_port()
         self.lines = []
         cfg = {"port": self.port}
@@ -52,8 +53,8 @@ class Firmware:
         if vision is not None:
             with open(os.path.join(workdir, "vision.py"), "w") as f:
                 f.write(vision)
-        for name, target in (("lib", os.path.join(image, "lib")), ("host", HOST),
-                             ("testcard", TESTCARD)):
+        for name, target in (("lib", os.path.join(image, "lib")), ("host", host),
+                             ("testcard", testcard)):
             os.symlink(target, os.path.join(workdir, name))
         module = os.path.basename(script or "main.py")[:-3]  # run as -m: '' first on sys.path
         environ = dict(os.environ)
