@@ -101,12 +101,12 @@ class FrameHub:
         self.frame = frame
         self.pulse()
 
-    def next_for(self, seq, woken=False):
-        """The frame for a viewer that last wrote frame `seq`, or None: wait for a pulse.
-        Once woken, the latest frame even if it was written already (the keep-alive)."""
+    def next_for(self, seq):
+        """The frame for a viewer that last wrote frame `seq`, or None: it waits for the
+        next delivery (a new frame, or the keep-alive's latest again)."""
         latest = self.frame
         if latest is None or latest.seq == seq:
-            return latest if woken else None
+            return None
         if latest.readers or latest.seq == seq + 1 or self.spare() >= 2:
             return latest
         shared = None  # this viewer fell behind: share a frame another viewer holds
