@@ -34,7 +34,7 @@ class WLAN:
             wlan._interface = interface
             wlan._active = False
             wlan._joined_at = None
-            wlan._config = {}
+            wlan._config = {"mac": b"\x02\x00\x00\x5e\x10" + bytes((interface,))}
             wlan.joins = 0
             _interfaces[interface] = wlan
         return _interfaces[interface]

@@ -24,6 +24,15 @@ def test_main_joins_wifi_then_serves(start):
     assert fw.get("/snapshot.jpg")[0] in (200, 503)
 
 
+def test_the_camera_is_found_by_its_name(start):
+    named = start(settings={"name": "door-cam"})
+    assert "(http://door-cam.local:%d/)" % named.port in named.console()
+    assert named.status()["name"] == "door-cam"
+    unnamed = start()  # openmv- and the end of the MAC: the stand-in's is 02:00:00:5e:10:00
+    assert "(http://openmv-5e1000.local:%d/)" % unnamed.port in unnamed.console()
+    assert unnamed.status()["name"] == "openmv-5e1000"
+
+
 def test_no_network_opens_the_wpa2_access_point(start):
     fw = start(script=BOARD_START, settings={"ap": {"ssid": "cam-setup", "password": "12345678"}})
     assert "access point cam-setup (WPA2)" in fw.console()

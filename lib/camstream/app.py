@@ -50,13 +50,13 @@ async def serve(cfg, camera, hub):
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
     viewers = Viewers(hub, cfg["viewers.max"], app.writer)
-    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera)
+    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"])
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching
     jobs = (capture_loop(camera, hub, stages, cfg["camera.idle_fps"], watched), hub.keepalive(),
             app.watchdog(), net.keep_connected(cfg),
             health.supervise(hub, app, health.take_over_watchdog(), health.Led()),
-            announce(app, cfg["port"], net.address))
+            announce(app, cfg["port"], cfg["name"], net.address))
     for job in jobs:
         asyncio.create_task(job)
     keep_free_heap_whole()
@@ -75,15 +75,17 @@ def keep_free_heap_whole():
     gc.threshold(gc.mem_free() // 4)
 
 
-async def announce(app, port, address):
+async def announce(app, port, name, address):
     await app.listening()
-    print("camera: serving http://%s:%d/" % (address(), port))
+    print("camera: serving http://%s:%d/ (http://%s.local%s/)" % (
+        address(), port, name, "" if port == 80 else ":%d" % port))
 
 
 def start_network(cfg):
     """Join Wi-Fi (else open the access point) and set the clock: the one blocking step of a
     start, bounded, with the watchdog fed meanwhile (see health.feed_at_repl)."""
     from . import health, net
+    cfg["name"] = cfg["name"] or net.default_name()
     health.Led().show("connecting")
     if not net.start(cfg):
         print("camera: no network (set wifi, or ap.password, in settings.json)")

@@ -32,7 +32,7 @@ def join(cfg, timeout_ms=None, rounds=JOIN_ROUNDS):
     sta.active(True)
     try:
         import network
-        network.hostname(cfg["hostname"])
+        network.hostname(cfg["name"])  # the Wi-Fi ports' lwIP answers it over mDNS too
     except (ImportError, AttributeError, OSError, ValueError):
         pass
     for attempt in range(rounds):
@@ -104,6 +104,16 @@ async def keep_connected(cfg, check_ms=5000):
         else:
             await asyncio.sleep_ms(delay)
             delay = min(delay * 2, RECONNECT_MAX_MS)
+
+
+def default_name():
+    """The camera's name when settings give none: openmv- and the last 6 hex digits of its
+    MAC, so that two cameras on one network differ."""
+    try:
+        mac = _wlan("STA_IF").config("mac")
+        return "openmv-" + "".join("%02x" % b for b in mac[-3:])
+    except (ImportError, AttributeError, OSError, ValueError, TypeError):
+        return "openmv-cam"
 
 
 def address():

@@ -20,6 +20,13 @@ def _networks(v):
         return 'a list of {"ssid": ..., "password": ...}'
 
 
+def _name(v):
+    """A host name (RFC 1123): mDNS answers it as <name>.local."""
+    ok = isinstance(v, str) and len(v) <= 32 and not v.startswith("-") and not v.endswith("-")
+    if not ok or any(not (c.isalpha() or c.isdigit() or c == "-") or ord(c) > 127 for c in v):
+        return "1 to 32 letters, digits and hyphens, not starting or ending with a hyphen"
+
+
 def _login(v):
     if v is not None and not (isinstance(v, dict) and text(1, 64)(v.get("user")) is None
                               and text(1, 64)(v.get("password")) is None):
@@ -29,7 +36,7 @@ def _login(v):
 # name: (default, check). Dotted names are nested objects in the file.
 SCHEMA = {
     "wifi": ([], _networks),
-    "hostname": ("openmv-cam", text(1, 32)),
+    "name": ("", _name),  # "": openmv- and the end of the board's MAC (net.default_name)
     "ap.ssid": ("openmv-cam", text(1, 32)),
     "ap.password": ("", text(0, 63)),
     "ap.open": (False, flag),
@@ -72,6 +79,9 @@ def validate(data, warn=print):
     for name, value in _flatten(data, "", {}).items():
         if name.startswith("_") or "._" in name:
             continue  # "_comment" keys: notes in the file
+        if name == "hostname" and "name" not in data:
+            warn("settings: hostname is now called name; using it")
+            name = "name"
         spec = SCHEMA.get(name)
         if spec is None:
             warn("settings: unknown setting %s ignored" % name)

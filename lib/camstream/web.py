@@ -32,10 +32,10 @@ def stream_rate(arg):
     return fps if 0.1 <= fps <= 120 else None
 
 
-def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None):
+def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None, name=""):
     """Serve `hub` to `viewers` from `app`, a `Server`, with `vision`'s results where there is
     a vision stage and controls for `camera`; with `login`, only to those who give it.
-    `build` names the image."""
+    `build` names the image, `name` the camera."""
     started = time.ticks_ms()
     guard = Login(login["user"], login["password"]) if login else None
 
@@ -139,6 +139,7 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
         gc.collect()
         frame = hub.frame
         return {
+            "name": name,
             "build": build,
             "uptime_s": time.ticks_diff(time.ticks_ms(), started) // 1000,
             "captures": hub.captures,

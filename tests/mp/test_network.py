@@ -10,14 +10,15 @@ from check import check, report
 net.JOIN_TIMEOUT_MS = 300
 quiet = settings.validate
 cfg = quiet({"wifi": [{"ssid": "gone", "password": "x"}, {"ssid": "home", "password": "pw"}],
-             "ap": {"password": "long enough"}}, warn=lambda *_: None)
+             "ap": {"password": "long enough"}, "name": "door-cam"}, warn=lambda *_: None)
 
 network.NETWORKS.clear()
 network.NETWORKS["home"] = "pw"
 address = net.start(cfg)
 check("joins the network that answers", address == "127.0.0.1" and network.WLAN(0).isconnected())
 check("sets the clock by NTP when online", ntptime.calls == 1)
-check("hostname from settings", network.hostname() == "openmv-cam")
+check("the name is the host name", network.hostname() == cfg["name"] == "door-cam")
+check("a default name from the MAC", net.default_name() == "openmv-5e1000")
 check("the camera's address", net.address() == "127.0.0.1")
 
 network.WLAN(0).disconnect()

@@ -12,7 +12,7 @@ def load(data):
 
 BAD = {
     "port": [0, 70000, "80", 8.5, True, None],
-    "hostname": ["", "x" * 40, 5],
+    "name": ["-cam", "x" * 40, 5, "door cam", "caméra"],
     "camera.framesize": ["HUGE", 3, None],
     "camera.pixformat": ["RGB888", ""],
     "camera.quality": [0, 101, "high", 9],
@@ -45,6 +45,9 @@ cfg, warnings = load({"port": 8080, "camera": {"quality": 70, "framesize": "VGA"
 check("good values taken, notes ignored", not warnings and cfg["port"] == 8080 and
       cfg["camera.quality"] == 70 and cfg["viewers.max"] == 3 and cfg["wifi"][0]["ssid"] == "home")
 check("frame buffer sized from the frame size", cfg["camera.buffer_kb"] == 56 and cfg["camera.buffers"] == 3)
+cfg, warnings = load({"hostname": "old-cam"})
+check("hostname, as the name was called: taken, one line", cfg["name"] == "old-cam"
+      and len(warnings) == 1 and "name" in warnings[0])
 cfg, warnings = load({"colour": "blue"})
 check("unknown setting: one warning", len(warnings) == 1 and "colour" in warnings[0])
 cfg, warnings = load([1, 2])
