@@ -16,7 +16,7 @@ LIB_FILES := $(patsubst lib/%,$(IMAGE)/lib/%,$(wildcard lib/camstream/*.html))
 MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdot.mpy
 
 
-HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver
+HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto
 
 .PHONY: all image run test host-tools bench deploy repl logs clean
 

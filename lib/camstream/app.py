@@ -50,14 +50,20 @@ async def serve(cfg, camera, hub):
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
     viewers = Viewers(hub, cfg["viewers.max"], app.writer)
-    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"])
+    sections = {}  # the optional features' parts of /status.json
+    mqtt = None
+    if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
+        from .home_assistant import connect
+        mqtt = connect(cfg)
+        sections["mqtt"] = mqtt.stats
+    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"], sections)
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching
     jobs = (capture_loop(camera, hub, stages, cfg["camera.idle_fps"], watched), hub.keepalive(),
             app.watchdog(), net.keep_connected(cfg),
             health.supervise(hub, app, health.take_over_watchdog(), health.Led()),
             announce(app, cfg["port"], cfg["name"], net.address))
-    for job in jobs:
+    for job in jobs + ((mqtt.run(),) if mqtt else ()):
         asyncio.create_task(job)
     keep_free_heap_whole()
     try:

@@ -55,6 +55,12 @@ SCHEMA = {
     "requests.max_head": (4096, whole(1024, 65536)),
     "requests.max_headers": (32, whole(4, 256)),
     "login": (None, _login),
+    "mqtt.host": ("", text(0, 64)),  # empty: no MQTT, and none of its code loaded
+    "mqtt.port": (1883, whole(1, 65535)),
+    "mqtt.user": ("", text(0, 64)),
+    "mqtt.password": ("", text(0, 64)),
+    "mqtt.topic": ("", text(0, 64)),  # empty: openmv/<name>
+    "mqtt.keepalive_s": (30, whole(2, 600)),
 }
 for _name, _default in PICTURE.items():
     SCHEMA["camera." + _name] = (_default, picture_check(_name))

@@ -32,10 +32,13 @@ def stream_rate(arg):
     return fps if 0.1 <= fps <= 120 else None
 
 
-def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None, name=""):
+def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None, name="",
+               sections=None):
     """Serve `hub` to `viewers` from `app`, a `Server`, with `vision`'s results where there is
     a vision stage and controls for `camera`; with `login`, only to those who give it.
-    `build` names the image, `name` the camera."""
+    `build` names the image, `name` the camera; `sections` adds to /status.json each
+    optional feature's part (name: a function giving it)."""
+    sections = sections or {}
     started = time.ticks_ms()
     guard = Login(login["user"], login["password"]) if login else None
 
@@ -138,7 +141,7 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
     async def status(request):
         gc.collect()
         frame = hub.frame
-        return {
+        answer = {
             "name": name,
             "build": build,
             "uptime_s": time.ticks_diff(time.ticks_ms(), started) // 1000,
@@ -166,5 +169,8 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
             "heap_free": gc.mem_free(),
             "vision": vision.stats() if vision else None,
         }
+        for section, stats in sections.items():
+            answer[section] = stats()
+        return answer
 
     return app

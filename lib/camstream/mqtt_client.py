@@ -1,0 +1,207 @@
+"""An MQTT 3.1.1 client on the camera's one asyncio loop (OpenMV's frozen `mqtt.py` blocks).
+
+Nothing here waits on the loop's behalf: the connection opens within a time limit, every
+read and write goes through the loop, and what is to be published waits in an outbox that
+holds the latest message per topic, so nothing grows while the broker is away. The broker
+hears a ping every half keep-alive and publishes the last will, availability `offline`
+(retained), when the camera falls silent; `online` (retained) follows every connect.
+Connection faults are counted, each change of state is one console line, and the client
+reconnects with back-off (1 s, growing by half each time, to 30 s). The broker's name is
+looked up when connecting, which blocks the loop until the DNS answers: give its address.
+"""
+import asyncio
+import struct
+import time
+
+from .log import log
+
+CONNECT_TIMEOUT_MS = 5000
+RETRY_MIN_MS = 1000
+RETRY_MAX_MS = 30000
+MAX_TOPICS = 64  # the outbox's bound: messages to more topics than this wait for a connect
+REFUSALS = {1: "protocol version", 2: "client id", 3: "server unavailable",
+            4: "bad user name or password", 5: "not authorised"}
+
+
+class Refused(Exception):
+    """The broker answered CONNECT with a refusal."""
+
+
+def _text(value):
+    data = value.encode() if isinstance(value, str) else value
+    return struct.pack("!H", len(data)) + data
+
+
+def _packet(kind, body):
+    """A packet: its type byte, the remaining length (7 bits a byte), the body."""
+    size = bytearray()
+    n = len(body)
+    while True:
+        size.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        n >>= 7
+        if not n:
+            return bytes((kind,)) + size + body
+
+
+class MqttClient:
+    """One broker connection, kept up for as long as `run()` runs."""
+
+    def __init__(self, host, port, client_id, user=None, password=None, will=None,
+                 keepalive_s=30):
+        self.address = (host, port)
+        self.keepalive_ms = keepalive_s * 1000
+        self.will = will  # the availability topic: `offline` by will, `online` on connect
+        flags = 0x02  # a clean session: subscriptions are made again on every connect
+        body = _text(client_id)
+        if will:
+            flags |= 0x04 | 0x20  # will, retained, QoS 0
+            body += _text(will) + _text("offline")
+        if user:
+            flags |= 0x80
+            body += _text(user)
+            if password:
+                flags |= 0x40
+                body += _text(password)
+        self.hello = _packet(0x10, _text("MQTT") + struct.pack("!BBH", 4, flags, keepalive_s)
+                             + body)
+        self.subscriptions = []  # topic filters, subscribed again on every connect
+        self.on_message = None  # called with (topic, payload) for each message received
+        self.on_connect = None  # called after each connect: publish what is to be retained
+        self.outbox = {}  # topic: (payload, retain); the latest per topic
+        self.dropped = 0  # messages to a new topic while the outbox was full
+        self.state = "connecting"
+        self.connects = 0
+        self.errors = 0
+        self.last_error = None
+        self._queued = asyncio.Event()
+        self._heard = 0
+        self._lost = None  # why the connection's reader stopped
+
+    def publish(self, topic, payload, retain=False):
+        """Queue a message; it replaces any not yet sent to the same topic."""
+        if topic in self.outbox or len(self.outbox) < MAX_TOPICS:
+            self.outbox[topic] = (payload, retain)
+            self._queued.set()
+        else:
+            self.dropped += 1
+
+    def subscribe(self, topic):
+        self.subscriptions.append(topic)
+
+    def stats(self):
+        return {"state": self.state, "connects": self.connects, "errors": self.errors,
+                "last_error": self.last_error, "queued": len(self.outbox),
+                "dropped": self.dropped}
+
+    def _set_state(self, state, why=""):
+        if state != self.state:
+            self.state = state
+            log("mqtt: %s %s:%d%s" % (state, self.address[0], self.address[1], why))
+
+    async def run(self):
+        """Connect, serve the connection until it fails, wait, connect again: forever."""
+        delay = RETRY_MIN_MS
+        while True:
+            try:
+                await self._session()
+            except Refused as exc:
+                self._failed("refused", exc)
+            except Exception as exc:  # unreachable, timed out, closed mid-packet ...
+                self._failed("offline", exc)
+            if self.state == "online":
+                delay = RETRY_MIN_MS
+            await asyncio.sleep_ms(delay)
+            delay = min(delay * 3 // 2, RETRY_MAX_MS)
+
+    def _failed(self, state, exc):
+        self.errors += 1
+        self.last_error = repr(exc)
+        self._set_state(state, " (%r); again within %d s" % (exc, RETRY_MAX_MS // 1000))
+
+    async def _session(self):
+        reader, writer = await asyncio.wait_for_ms(asyncio.open_connection(*self.address),
+                                                   CONNECT_TIMEOUT_MS)
+        listening = None
+        self._lost = None
+        try:
+            writer.write(self.hello)
+            await writer.drain()
+            ack = await asyncio.wait_for_ms(reader.readexactly(4), CONNECT_TIMEOUT_MS)
+            if ack[0] != 0x20:
+                raise OSError("not an MQTT broker")
+            if ack[3]:
+                raise Refused(REFUSALS.get(ack[3], "code %d" % ack[3]))
+            self.connects += 1
+            self._heard = time.ticks_ms()
+            for number, topic in enumerate(self.subscriptions):
+                writer.write(_packet(0x82, struct.pack("!H", number + 1) + _text(topic) + b"\x00"))
+            if self.will:
+                self.publish(self.will, "online", True)
+            if self.on_connect:
+                self.on_connect()
+            self._set_state("online")
+            listening = asyncio.create_task(self._listen(reader))
+            await self._send(writer)
+        finally:
+            if listening is not None:
+                listening.cancel()
+            try:
+                writer.close()
+                await writer.wait_closed()
+            except OSError:
+                pass
+
+    async def _send(self, writer):
+        """Write the outbox as it fills, and a ping every half keep-alive; return when the
+        broker has not answered for one and a half keep-alives."""
+        ping = self.keepalive_ms // 2
+        pinged = time.ticks_ms()
+        while True:
+            if self._lost is not None:
+                raise self._lost
+            while self.outbox:
+                topic = next(iter(self.outbox))
+                payload, retain = self.outbox.pop(topic)
+                writer.write(_packet(0x30 | retain, _text(topic) + (
+                    payload.encode() if isinstance(payload, str) else payload)))
+                await writer.drain()
+            now = time.ticks_ms()
+            if time.ticks_diff(now, self._heard) > self.keepalive_ms * 3 // 2:
+                raise OSError("the broker fell silent")
+            if time.ticks_diff(now, pinged) >= ping:
+                writer.write(b"\xc0\x00")
+                await writer.drain()
+                pinged = now
+            self._queued.clear()  # the waiter clears, publish() sets
+            if not self.outbox:
+                try:
+                    await asyncio.wait_for_ms(self._queued.wait(), ping)
+                except asyncio.TimeoutError:
+                    pass
+
+    async def _listen(self, reader):
+        """Read packets until the connection ends (then wake the sender to end it too);
+        hand each PUBLISH to on_message."""
+        try:
+            await self._read(reader)
+        except Exception as exc:  # EOFError: the broker closed, maybe mid-packet
+            self._lost = exc
+            self._queued.set()
+
+    async def _read(self, reader):
+        while True:
+            head = await reader.readexactly(1)
+            size, shift = 0, 0
+            while True:
+                byte = (await reader.readexactly(1))[0]
+                size |= (byte & 0x7F) << shift
+                shift += 7
+                if not byte & 0x80:
+                    break
+            if size > 4096:
+                raise OSError("a %d-byte packet from the broker" % size)
+            body = await reader.readexactly(size) if size else b""
+            self._heard = time.ticks_ms()
+            if head[0] & 0xF0 == 0x30 and self.on_message:  # QoS 0 PUBLISH
+                length = struct.unpack("!H", body[:2])[0]
+                self.on_message(body[2:2 + length].decode(), body[2 + length:])

@@ -1,0 +1,150 @@
+"""MQTT against a real broker (Debian's mosquitto): availability, the last will, a refused
+login, a broker that never answers; the stream never waits for any of them."""
+import getpass
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+
+import paho.mqtt.client as paho
+import pytest
+
+from firmware import free_port, wait_for
+from test_robustness import Streaming
+
+MOSQUITTO = "/usr/sbin/mosquitto"
+
+
+class Broker:
+    """mosquitto on a free loopback port, anonymous or with one user."""
+
+    def __init__(self, where, user=None, password=None):
+        self.port = free_port()
+        # run as this user: as root, mosquitto would switch to its own, which cannot read here
+        conf = ["listener %d 127.0.0.1" % self.port, "persistence false",
+                "user " + getpass.getuser()]
+        if user:
+            users = os.path.join(where, "users")
+            open(users, "w").close()
+            subprocess.run(["mosquitto_passwd", "-b", users, user, password], check=True)
+            conf += ["allow_anonymous false", "password_file " + users]
+        else:
+            conf.append("allow_anonymous true")
+        path = os.path.join(where, "mosquitto.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(conf) + "\n")
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", path], stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        assert wait_for(self._listening, 10), "mosquitto did not start"
+
+    def _listening(self):
+        try:
+            socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+class Listener:
+    """A CPython MQTT client: every message received on `topic`, with its arrival time."""
+
+    def __init__(self, port, topic="#", user=None, password=None):
+        self.messages = []
+        self.lock = threading.Lock()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        if user:
+            self.client.username_pw_set(user, password)
+        self.client.on_message = self._received
+        self.client.on_connect = lambda client, *_: client.subscribe(topic)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+
+    def _received(self, client, userdata, message):
+        with self.lock:
+            self.messages.append((time.time(), message.topic, message.payload, message.retain))
+
+    def payloads(self, topic):
+        with self.lock:
+            return [payload for _, name, payload, _ in self.messages if name == topic]
+
+    def close(self):
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def broker(tmp_path):
+    brokers = []
+
+    def _broker(**kwargs):
+        where = tmp_path / ("broker%d" % len(brokers))
+        where.mkdir()
+        brokers.append(Broker(str(where), **kwargs))
+        return brokers[-1]
+
+    yield _broker
+    for b in brokers:
+        b.stop()
+
+
+def mqtt_settings(port, **more):
+    return {"name": "door-cam", "mqtt": dict({"host": "127.0.0.1", "port": port}, **more)}
+
+
+def test_online_then_offline_by_the_last_will_when_the_camera_dies(start, broker):
+    b = broker()
+    fw = start(settings=mqtt_settings(b.port, keepalive_s=2))
+    listener = Listener(b.port, "openmv/door-cam/#")
+    topic = "openmv/door-cam/availability"
+    assert wait_for(lambda: listener.payloads(topic) == [b"online"], 10), listener.messages
+    assert listener.messages[0][3], "availability is retained"
+    status = fw.status()["mqtt"]
+    assert status["state"] == "online" and status["connects"] == 1 and status["errors"] == 0
+    assert fw.console().count("mqtt: online 127.0.0.1:%d" % b.port) == 1
+    killed = time.time()
+    os.kill(fw.proc.pid, signal.SIGKILL)  # no DISCONNECT: only the broker's will can tell
+    assert wait_for(lambda: listener.payloads(topic)[-1:] == [b"offline"], 10)
+    said = [t for t, name, payload, _ in listener.messages if payload == b"offline"][0]
+    assert said - killed <= 1.5 * 2 + 0.5, said - killed  # 1.5 keep-alives, and the broker's tick
+    listener.close()
+
+
+def test_a_wrong_password_is_refused_counted_and_retried_while_the_camera_streams(start, broker):
+    b = broker(user="camera", password="right-one")
+    fw = start(settings=mqtt_settings(b.port, user="camera", password="wrong-one"))
+    viewers = Streaming(fw.port, 2)
+    assert wait_for(lambda: fw.status()["mqtt"]["errors"] >= 3, 15), fw.status()["mqtt"]
+    seconds, counts = viewers.finish()
+    status = fw.status()["mqtt"]
+    assert status["state"] == "refused" and status["connects"] == 0, status
+    assert "not authorised" in status["last_error"]  # mosquitto's answer to a bad password
+    assert fw.console().count("mqtt: refused") == 1, fw.console()  # one line per change
+    assert "wrong-one" not in fw.console()
+    assert min(counts) >= 0.9 * 30 * seconds, (counts, seconds)
+    right = start(settings=mqtt_settings(b.port, user="camera", password="right-one"))
+    assert wait_for(lambda: right.status()["mqtt"]["state"] == "online", 10)
+
+
+def test_a_broker_that_never_answers_never_holds_up_the_stream(start):
+    silent = socket.socket()  # accepts connections and never says a word
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    fw = start(settings=mqtt_settings(silent.getsockname()[1]))
+    viewers = Streaming(fw.port, 2)
+    time.sleep(8)  # past the 5 s the client allows for an answer
+    seconds, counts = viewers.finish()
+    status = fw.status()["mqtt"]
+    assert status["state"] == "offline" and status["errors"] >= 1, status
+    assert min(counts) >= 0.9 * 30 * seconds, (counts, seconds)
+    silent.close()
+
+
+def test_without_a_broker_no_mqtt_code_is_loaded(start):
+    fw = start()
+    assert fw.status().get("mqtt") is None and "mqtt" not in fw.console()
