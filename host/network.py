@@ -67,6 +67,11 @@ class WLAN:
             return self._config.get(args[0])
         self._config.update(kwargs)
 
+    def status(self, what=None):
+        if what == "rssi":
+            return -52 if self.isconnected() else 0
+        return 3 if self.isconnected() else 0
+
     def ifconfig(self):
         up = self.isconnected()
         return ("127.0.0.1" if up else "0.0.0.0", "255.0.0.0", "127.0.0.1", "127.0.0.1")

@@ -1,6 +1,7 @@
 """MQTT against a real broker (Debian's mosquitto): availability, the last will, a refused
 login, a broker that never answers; the stream never waits for any of them."""
 import getpass
+import json
 import os
 import signal
 import socket
@@ -11,7 +12,7 @@ import time
 import paho.mqtt.client as paho
 import pytest
 
-from firmware import free_port, wait_for
+from firmware import ROOT, free_port, wait_for
 from test_robustness import Streaming
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -103,7 +104,9 @@ def test_online_then_offline_by_the_last_will_when_the_camera_dies(start, broker
     listener = Listener(b.port, "openmv/door-cam/#")
     topic = "openmv/door-cam/availability"
     assert wait_for(lambda: listener.payloads(topic) == [b"online"], 10), listener.messages
-    assert listener.messages[0][3], "availability is retained"
+    late = Listener(b.port, topic)  # subscribing later, it gets the retained message
+    assert wait_for(lambda: late.messages, 10) and late.messages[0][2:] == (b"online", True)
+    late.close()
     status = fw.status()["mqtt"]
     assert status["state"] == "online" and status["connects"] == 1 and status["errors"] == 0
     assert fw.console().count("mqtt: online 127.0.0.1:%d" % b.port) == 1
@@ -148,3 +151,76 @@ def test_a_broker_that_never_answers_never_holds_up_the_stream(start):
 def test_without_a_broker_no_mqtt_code_is_loaded(start):
     fw = start()
     assert fw.status().get("mqtt") is None and "mqtt" not in fw.console()
+
+
+REQUIRED = {"sensor": ("state_topic",), "binary_sensor": ("state_topic",)}
+
+
+def configs(listener, prefix="homeassistant"):
+    """The latest discovery config per topic: {topic: parsed JSON}."""
+    found = {}
+    with listener.lock:
+        for _, name, payload, _ in listener.messages:
+            if name.startswith(prefix + "/") and name.endswith("/config"):
+                found[name] = json.loads(payload)
+    return found
+
+
+def test_home_assistant_finds_one_device_with_its_diagnostics_and_vision(start, broker):
+    b = broker()
+    listener = Listener(b.port)
+    with open(os.path.join(ROOT, "examples", "motion.py")) as f:
+        fw = start(settings=mqtt_settings(b.port), vision=f.read())
+    assert wait_for(lambda: len(configs(listener)) >= 8, 15), sorted(configs(listener))
+    found = configs(listener)
+    ids = [config["unique_id"] for config in found.values()]
+    assert len(ids) == len(set(ids)), ids
+    for name, config in found.items():
+        platform = name.split("/")[1]
+        for key in REQUIRED[platform] + ("name", "unique_id", "availability_topic", "device"):
+            assert key in config, (name, key)
+        assert config["availability_topic"] == "openmv/door-cam/availability"
+        assert config["device"]["identifiers"] == ["door-cam"]
+        assert config["device"]["sw_version"] == fw.status()["build"]
+        assert config["device"]["configuration_url"].endswith(":%d/" % fw.port)
+    motion = found["homeassistant/binary_sensor/door-cam/vision_motion/config"]
+    assert motion["device_class"] == "motion" and motion["state_topic"] == "openmv/door-cam/vision"
+    assert "homeassistant/sensor/door-cam/vision_level/config" in found
+    diagnostics = [c for c in found.values() if c.get("entity_category") == "diagnostic"]
+    assert len(diagnostics) == 5
+    state = json.loads(listener.payloads("openmv/door-cam/diagnostics")[-1])
+    assert state["fps"] >= 0 and state["uptime_s"] >= 0 and state["heap_free"] > 0
+    listener.close()
+
+
+def vision_states(listener):
+    return [json.loads(p)["result"] for p in listener.payloads("openmv/door-cam/vision")]
+
+
+def test_motion_goes_on_with_the_moving_ball_and_off_when_the_scene_is_still(start, broker):
+    b = broker()
+    with open(os.path.join(ROOT, "examples", "motion.py")) as f:
+        source = f.read()
+    moving = Listener(b.port, "openmv/door-cam/vision")
+    start(settings=mqtt_settings(b.port), vision=source)
+    assert wait_for(lambda: any(s["motion"] for s in vision_states(moving)), 15)
+    moving.close()
+    b2 = broker()
+    still = Listener(b2.port, "openmv/door-cam/vision")
+    start(settings=mqtt_settings(b2.port), vision=source, env={"SIM_STILL": "1"})
+    assert wait_for(lambda: vision_states(still), 15)
+    time.sleep(1)
+    assert not any(s["motion"] for s in vision_states(still)), vision_states(still)
+    still.close()
+
+
+def test_configs_are_sent_again_when_home_assistant_comes_back(start, broker):
+    b = broker()
+    listener = Listener(b.port)
+    start(settings=mqtt_settings(b.port))
+    assert wait_for(lambda: len(configs(listener)) == 5, 15)
+    before = sum(1 for _, name, _, _ in listener.messages if name.endswith("/config"))
+    listener.client.publish("homeassistant/status", "online")
+    assert wait_for(lambda: sum(1 for _, name, _, _ in listener.messages
+                                if name.endswith("/config")) >= before + 5, 10)
+    listener.close()

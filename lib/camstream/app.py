@@ -50,12 +50,10 @@ async def serve(cfg, camera, hub):
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
     viewers = Viewers(hub, cfg["viewers.max"], app.writer)
-    sections = {}  # the optional features' parts of /status.json
-    mqtt = None
+    sections = {}  # the optional features' parts of /status.json, by name
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
-        from .home_assistant import connect
-        mqtt = connect(cfg)
-        sections["mqtt"] = mqtt.stats
+        from .home_assistant import start
+        sections["mqtt"] = start(cfg, hub, viewers, vision, ID, net.address)
     add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"], sections)
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching
@@ -63,7 +61,7 @@ async def serve(cfg, camera, hub):
             app.watchdog(), net.keep_connected(cfg),
             health.supervise(hub, app, health.take_over_watchdog(), health.Led()),
             announce(app, cfg["port"], cfg["name"], net.address))
-    for job in jobs + ((mqtt.run(),) if mqtt else ()):
+    for job in jobs:
         asyncio.create_task(job)
     keep_free_heap_whole()
     try:

@@ -1,12 +1,183 @@
-"""The camera on MQTT, for Home Assistant and the like: loaded only when settings name a
-broker (mqtt.host). The device's topics sit under mqtt.topic (default openmv/<name>);
-`<topic>/availability` says `online` while the camera is connected and `offline`, by the
-broker's last will, once it is not."""
+"""The camera on MQTT, as a Home Assistant device: loaded only when settings name a broker
+(mqtt.host).
+
+Its topics sit under mqtt.topic (default openmv/<name>): `availability` (`online`, or
+`offline` by the broker's last will), `diagnostics` (frames a second, viewers, uptime, free
+heap, Wi-Fi signal: at each connect and every DIAGNOSTICS_S) and, with a vision stage,
+`vision` (the latest result, when it changes and at least every VISION_S). Home Assistant's
+MQTT discovery (prefix mqtt.discovery, empty for none) finds them as one device: retained
+configs, sent again at each connect and whenever Home Assistant says it is back (`online`
+on `<prefix>/status`). The vision entities follow the keys of the first result (at most
+MAX_VISION), or the names vision.py gives in ENTITIES: a `binary_sensor` for each true or
+false value (`motion` is a motion sensor), a `sensor` for each number, and one `sensor`
+with the whole result as its attributes.
+"""
+import asyncio
+import gc
+import json
+import sys
+import time
+
+from .log import log_limited
 from .mqtt_client import MqttClient
 
+DIAGNOSTICS_S = 30
+VISION_S = 60
+MAX_VISION = 8
+DIAGNOSTICS = (  # key, name, unit, device class
+    ("fps", "Frames per second", "fps", None),
+    ("viewers", "Viewers", None, None),
+    ("uptime_s", "Uptime", "s", "duration"),
+    ("heap_free", "Free heap", "B", "data_size"),
+    ("rssi", "Wi-Fi signal", "dBm", "signal_strength"),
+)
 
-def connect(cfg):
-    """The MQTT client for the settings' broker; its run() keeps the connection."""
-    topic = cfg["mqtt.topic"] or "openmv/" + cfg["name"]
-    return MqttClient(cfg["mqtt.host"], cfg["mqtt.port"], cfg["name"], cfg["mqtt.user"],
-                      cfg["mqtt.password"], topic + "/availability", cfg["mqtt.keepalive_s"])
+
+def start(cfg, hub, viewers, vision, build, address):
+    """Connect to the settings' broker and keep the device's topics up to date, in tasks of
+    their own; returns the function giving /status.json's `mqtt` section."""
+    client = MqttClient(cfg["mqtt.host"], cfg["mqtt.port"], cfg["name"], cfg["mqtt.user"],
+                        cfg["mqtt.password"], topic(cfg) + "/availability",
+                        cfg["mqtt.keepalive_s"])
+    device = Device(cfg, client, hub, viewers, vision, build, address)
+    asyncio.create_task(client.run())
+    asyncio.create_task(device.run())
+    return client.stats
+
+
+def topic(cfg):
+    return cfg["mqtt.topic"] or "openmv/" + cfg["name"]
+
+
+class Device:
+    """What the camera tells Home Assistant, and when."""
+
+    def __init__(self, cfg, client, hub, viewers, vision, build, address):
+        self.client = client
+        self.hub = hub
+        self.viewers = viewers
+        self.vision = vision
+        self.base = topic(cfg)
+        self.prefix = cfg["mqtt.discovery"]
+        self.node = cfg["name"]
+        self.device = {"identifiers": [cfg["name"]], "name": cfg["name"],
+                       "model": sys.implementation._machine, "manufacturer": "OpenMV",
+                       "sw_version": build,
+                       "configuration_url": "http://%s:%d/" % (address(), cfg["port"])}
+        self.started = time.ticks_ms()
+        self.counted = (hub.captures, self.started)  # for the frame rate
+        self.vision_keys = self._declared_keys()
+        self.sent_result = None
+        client.on_connect = self.announce
+        if self.prefix:
+            client.subscribe(self.prefix + "/status")
+            client.on_message = self.heard
+
+    def _declared_keys(self):
+        """The result's keys vision.py names in ENTITIES, or None: the first result's."""
+        if self.vision is None:
+            return None
+        keys = getattr(self.vision, "entities", None)
+        return [key for key in keys if _plain(key)][:MAX_VISION] if keys else None
+
+    def heard(self, name, payload):
+        if name == self.prefix + "/status" and payload == b"online":
+            self.announce()  # Home Assistant restarted: it knows nothing of us
+
+    def announce(self):
+        """The discovery configs (when discovery is on) and the current states."""
+        if self.prefix:
+            for key, name, unit, kind in DIAGNOSTICS:
+                self._config("sensor", key, name, state_topic=self.base + "/diagnostics",
+                             value_template="{{ value_json.%s }}" % key,
+                             entity_category="diagnostic", unit_of_measurement=unit,
+                             device_class=kind, state_class="measurement")
+            if self.vision is not None and self.vision_keys is not None:
+                self._vision_configs()
+        self.publish_diagnostics()
+        if self.vision is not None and self.vision.result_json is not None:
+            self.publish_vision()
+
+    def _config(self, component, key, name, **fields):
+        config = {"name": name, "unique_id": "%s_%s" % (self.node, key),
+                  "availability_topic": self.base + "/availability", "device": self.device}
+        for field, value in fields.items():
+            if value is not None:
+                config[field] = value
+        self.client.publish("%s/%s/%s/%s/config" % (self.prefix, component, self.node, key),
+                            json.dumps(config), True)
+
+    def _vision_configs(self):
+        state = self.base + "/vision"
+        self._config("sensor", "vision", "Vision", state_topic=state,
+                     value_template="{{ value_json.seq }}", json_attributes_topic=state,
+                     json_attributes_template="{{ value_json.result | tojson }}")
+        result = self.vision.result or {}
+        for key in self.vision_keys:
+            value = result.get(key) if isinstance(result, dict) else None
+            template = "{{ value_json.result.%s }}" % key
+            name = key[:1].upper() + key[1:].replace("_", " ")
+            if isinstance(value, bool):
+                self._config("binary_sensor", "vision_" + key, name,
+                             state_topic=state, device_class="motion" if key == "motion" else None,
+                             value_template="{{ 'ON' if value_json.result.%s else 'OFF' }}" % key)
+            elif isinstance(value, (int, float)):
+                self._config("sensor", "vision_" + key, name, state_topic=state,
+                             value_template=template)
+
+    def publish_diagnostics(self):
+        now = time.ticks_ms()
+        captures, then = self.counted
+        self.counted = (self.hub.captures, now)
+        seconds = time.ticks_diff(now, then) / 1000
+        self.client.publish(self.base + "/diagnostics", json.dumps({
+            "fps": round((self.hub.captures - captures) / seconds, 1) if seconds else 0,
+            "viewers": self.viewers.streams,
+            "uptime_s": time.ticks_diff(now, self.started) // 1000,
+            "heap_free": gc.mem_free(),
+            "rssi": _rssi()}), True)
+
+    def publish_vision(self):
+        self.sent_result = self.vision.result_json
+        self.client.publish(self.base + "/vision", self.vision.latest, True)
+
+    async def run(self):
+        """Diagnostics every DIAGNOSTICS_S; the vision result when it changes."""
+        asyncio.create_task(self._diagnostics())
+        vision = self.vision
+        if vision is None:
+            return
+        sent_at = time.ticks_ms()
+        while True:
+            await vision.event.wait()
+            try:
+                if self.vision_keys is None and isinstance(vision.result, dict):
+                    self.vision_keys = [key for key in vision.result if _plain(key)][:MAX_VISION]
+                    if self.prefix:
+                        self._vision_configs()
+                if vision.result_json != self.sent_result or \
+                        time.ticks_diff(time.ticks_ms(), sent_at) >= VISION_S * 1000:
+                    self.publish_vision()
+                    sent_at = time.ticks_ms()
+            except Exception as exc:  # MemoryError: the next result tries again
+                log_limited("ha", "mqtt: vision result not published: %r" % (exc,))
+
+    async def _diagnostics(self):
+        while True:
+            await asyncio.sleep(DIAGNOSTICS_S)
+            self.publish_diagnostics()
+
+
+def _plain(key):
+    """A key Home Assistant can name an entity by, and a template can reach."""
+    return isinstance(key, str) and key and all(c.isalpha() or c.isdigit() or c == "_"
+                                                for c in key)
+
+
+def _rssi():
+    """The station's signal in dBm, or None off a station link."""
+    try:
+        import network
+        return network.WLAN(network.STA_IF).status("rssi")
+    except (ImportError, AttributeError, OSError, ValueError, TypeError):
+        return None

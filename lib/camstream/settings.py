@@ -60,6 +60,7 @@ SCHEMA = {
     "mqtt.user": ("", text(0, 64)),
     "mqtt.password": ("", text(0, 64)),
     "mqtt.topic": ("", text(0, 64)),  # empty: openmv/<name>
+    "mqtt.discovery": ("homeassistant", text(0, 64)),  # empty: no discovery configs
     "mqtt.keepalive_s": (30, whole(2, 600)),
 }
 for _name, _default in PICTURE.items():

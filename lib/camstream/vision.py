@@ -32,7 +32,10 @@ class Vision:
         self.total_us = 0
         self.max_us = 0
         self.latest = None  # the JSON text of the latest result: {"seq", "time", "ms", "result"}
+        self.result = None  # the latest result itself, and its JSON text
+        self.result_json = None
         self.seq = 0  # the frame it belongs to
+        self.entities = getattr(module, "ENTITIES", None)  # the result's keys to publish
         self.event = asyncio.Event()  # pulsed for each new result
 
     def start(self, camera):
@@ -89,8 +92,10 @@ class Vision:
         if result is None:
             return
         took = time.ticks_diff(time.ticks_us(), began)
+        self.result = result
+        self.result_json = json.dumps(result)
         self.latest = '{"seq": %d, "time": %s, "ms": %.1f, "result": %s}' % (
-            seq, stamp, took / 1000, json.dumps(result))
+            seq, stamp, took / 1000, self.result_json)
         self.seq = seq
         self.event.set()
         self.event.clear()
