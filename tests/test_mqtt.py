@@ -3,6 +3,7 @@ login, a broker that never answers; the stream never waits for any of them."""
 import getpass
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +16,7 @@ import pytest
 from firmware import ROOT, free_port, wait_for
 from test_robustness import Streaming
 
-MOSQUITTO = "/usr/sbin/mosquitto"
+MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # sbin: not always on PATH
 
 
 class Broker:
