@@ -59,10 +59,11 @@ def progress(text):
 
 
 def start(design, heap, viewers, max_viewers=None, vision=None, idle_fps=0,
-          interpreter=MICROPYTHON):
-    """A firmware; at the full sensor rate with no viewer too, unless `idle_fps` is given."""
-    settings = {"viewers": {"max": max_viewers or max(viewers, 1)},
-                "camera": {"idle_fps": idle_fps}}
+          interpreter=MICROPYTHON, more=None):
+    """A firmware; at the full sensor rate with no viewer too, unless `idle_fps` is given;
+    `more` settings besides."""
+    settings = dict({"viewers": {"max": max_viewers or max(viewers, 1)},
+                     "camera": {"idle_fps": idle_fps}}, **(more or {}))
     where = {}
     if design.startswith(AT):  # a reference revision, with its own stand-ins
         built = reference.build(design[len(AT):])
@@ -190,6 +191,44 @@ def vision_cost():
     finally:
         for fw in firmwares.values():
             fw.stop()
+
+
+def mqtt_cost(rounds=3, seconds=5):
+    """CPU per frame with examples/motion.py and no viewer, without MQTT and with it (a
+    mosquitto on loopback, Home Assistant discovery on, a picture every 10 s)."""
+    from test_mqtt import Broker
+    where = tempfile.mkdtemp()
+    broker = Broker(where)
+    source = vision_source("examples/motion.py")
+    firmwares = {"MQTT off": start("FrameStream", HEAP, 0, vision=source),
+                 "MQTT on": start("FrameStream", HEAP, 0, vision=source,
+                                  more={"mqtt": {"host": "127.0.0.1", "port": broker.port}})}
+    samples = {name: [] for name in firmwares}
+    try:
+        time.sleep(2)
+        for round_ in range(rounds):
+            for name, fw in firmwares.items():
+                progress("%s, round %d ..." % (name, round_ + 1))
+                cap0, cpu0 = fw.status()["captures"], fw.cpu_seconds()
+                time.sleep(seconds)
+                cpu1, cap1 = fw.cpu_seconds(), fw.status()["captures"]
+                samples[name].append((cpu1 - cpu0) * 1e6 / (cap1 - cap0))
+        state = firmwares["MQTT on"].status()["mqtt"]["state"]
+    finally:
+        for fw in firmwares.values():
+            fw.stop()
+        broker.stop()
+    return {"rows": [{"mqtt": name, "cpu_us_per_frame": statistics.median(us), "min": min(us),
+                      "max": max(us)} for name, us in samples.items()], "state": state}
+
+
+def mqtt_table(cost):
+    lines = ["| examples/motion.py, no viewer | CPU µs/frame (median) | range over the windows |",
+             "| --- | ---: | ---: |"]
+    for r in cost["rows"]:
+        lines.append("| %s | %.0f | %.0f-%.0f |" % (r["mqtt"], r["cpu_us_per_frame"], r["min"],
+                                                     r["max"]))
+    return "\n".join(lines)
 
 
 def idle_cost():
@@ -486,6 +525,7 @@ def main():
     simulator_us = in_micropython("simulator_cost.py", {"SIM_FPS": "100000"})[
         "snapshot_and_encode_us"]
     visions = vision_cost()
+    mqtt = mqtt_cost()
     idle = idle_cost()
     progress("smallest heaps for 10 viewers, the three designs side by side ...")
     with ThreadPoolExecutor(len(DESIGNS)) as pool:
@@ -508,7 +548,9 @@ def main():
         "The capture loop at one viewer:", "", capture_table(runs, simulator_us), "",
         "Connections at once (time until each has its first part or "
         "its 503):", "", burst_table(bursts), "", "Vision (`vision.py`), no viewers: CPU per "
-        "frame of the whole firmware process:", "", vision_table(visions), "", "Idle:", "",
+        "frame of the whole firmware process:", "", vision_table(visions), "",
+        "MQTT (`mqtt.host` set: a broker on loopback, Home Assistant discovery, the vision "
+        "result on change, a picture every 10 s):", "", mqtt_table(mqtt), "", "Idle:", "",
         idle_table(idle), "", "Targets:", ""]
         + targets(runs, heaps, bursts, visions, idle) + [""])
     with open(os.path.join(RESULTS, "results.md"), "w") as f:
@@ -516,6 +558,7 @@ def main():
     with open(os.path.join(RESULTS, "results.json"), "w") as f:
         json.dump({"runs": runs, "bursts": bursts, "vision": visions, "idle": idle,
                    "viewer_path_us": steps, "simulator_us_per_frame": simulator_us,
+                   "mqtt": mqtt,
                    "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
     update_readme(text)

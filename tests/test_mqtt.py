@@ -1,6 +1,7 @@
 """MQTT against a real broker (Debian's mosquitto): availability, the last will, a refused
 login, a broker that never answers; the stream never waits for any of them."""
 import getpass
+import io
 import json
 import os
 import shutil
@@ -12,9 +13,10 @@ import time
 
 import paho.mqtt.client as paho
 import pytest
+from PIL import Image
 
 from firmware import ROOT, free_port, wait_for
-from test_robustness import Streaming
+from test_robustness import Streaming, resting_heap
 
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # sbin: not always on PATH
 
@@ -34,10 +36,13 @@ class Broker:
             conf += ["allow_anonymous false", "password_file " + users]
         else:
             conf.append("allow_anonymous true")
-        path = os.path.join(where, "mosquitto.conf")
-        with open(path, "w") as f:
+        self.conf = os.path.join(where, "mosquitto.conf")
+        with open(self.conf, "w") as f:
             f.write("\n".join(conf) + "\n")
-        self.proc = subprocess.Popen([MOSQUITTO, "-c", path], stdout=subprocess.DEVNULL,
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL)
         assert wait_for(self._listening, 10), "mosquitto did not start"
 
@@ -154,7 +159,7 @@ def test_without_a_broker_no_mqtt_code_is_loaded(start):
     assert fw.status().get("mqtt") is None and "mqtt" not in fw.console()
 
 
-REQUIRED = {"sensor": ("state_topic",), "binary_sensor": ("state_topic",)}
+REQUIRED = {"sensor": ("state_topic",), "binary_sensor": ("state_topic",), "camera": ("topic",)}
 
 
 def configs(listener, prefix="homeassistant"):
@@ -172,7 +177,7 @@ def test_home_assistant_finds_one_device_with_its_diagnostics_and_vision(start, 
     listener = Listener(b.port)
     with open(os.path.join(ROOT, "examples", "motion.py")) as f:
         fw = start(settings=mqtt_settings(b.port), vision=f.read())
-    assert wait_for(lambda: len(configs(listener)) >= 8, 15), sorted(configs(listener))
+    assert wait_for(lambda: len(configs(listener)) >= 9, 15), sorted(configs(listener))
     found = configs(listener)
     ids = [config["unique_id"] for config in found.values()]
     assert len(ids) == len(set(ids)), ids
@@ -191,11 +196,30 @@ def test_home_assistant_finds_one_device_with_its_diagnostics_and_vision(start, 
     assert len(diagnostics) == 5
     state = json.loads(listener.payloads("openmv/door-cam/diagnostics")[-1])
     assert state["fps"] >= 0 and state["uptime_s"] >= 0 and state["heap_free"] > 0
+    camera = found["homeassistant/camera/door-cam/camera/config"]
+    assert camera["topic"] == "openmv/door-cam/image"
+    assert wait_for(lambda: listener.payloads(camera["topic"]), 10)
+    picture = Image.open(io.BytesIO(listener.payloads(camera["topic"])[-1]))
+    picture.load()  # decodes whole
+    assert picture.size == (320, 240)
     listener.close()
 
 
 def vision_states(listener):
     return [json.loads(p)["result"] for p in listener.payloads("openmv/door-cam/vision")]
+
+
+def test_a_picture_when_motion_starts_with_its_overlay(start, broker):
+    b = broker()
+    listener = Listener(b.port, "openmv/door-cam/image")
+    with open(os.path.join(ROOT, "examples", "motion.py")) as f:
+        start(settings=mqtt_settings(b.port, image_s=0), vision=f.read())  # on events only
+    pictures = lambda: listener.payloads("openmv/door-cam/image")  # noqa: E731
+    # the frame that started the event, with what motion.py drew on it
+    assert wait_for(lambda: any(b"draw=string 4 28 motion" in p[:200] for p in pictures()), 15)
+    time.sleep(2)
+    assert len(pictures()) < 10, len(pictures())  # at connect and per event: not ~90 frames
+    listener.close()
 
 
 def test_motion_goes_on_with_the_moving_ball_and_off_when_the_scene_is_still(start, broker):
@@ -219,9 +243,36 @@ def test_configs_are_sent_again_when_home_assistant_comes_back(start, broker):
     b = broker()
     listener = Listener(b.port)
     start(settings=mqtt_settings(b.port))
-    assert wait_for(lambda: len(configs(listener)) == 5, 15)
+    assert wait_for(lambda: len(configs(listener)) == 6, 15)
     before = sum(1 for _, name, _, _ in listener.messages if name.endswith("/config"))
     listener.client.publish("homeassistant/status", "online")
     assert wait_for(lambda: sum(1 for _, name, _, _ in listener.messages
-                                if name.endswith("/config")) >= before + 5, 10)
+                                if name.endswith("/config")) >= before + 6, 10)
+    listener.close()
+
+
+def test_the_broker_away_for_20_s_costs_the_viewers_nothing(start, broker):
+    b = broker()
+    fw = start(settings=mqtt_settings(b.port))
+    assert wait_for(lambda: fw.status()["mqtt"]["state"] == "online", 10)
+    warm_up = Streaming(fw.port, 2)  # the first viewers' one-time allocations are no growth
+    time.sleep(1)
+    warm_up.finish()
+    assert wait_for(lambda: fw.status()["viewers"] == 0)
+    heap = resting_heap(fw)
+    viewers = Streaming(fw.port, 2)
+    b.stop()
+    time.sleep(20)
+    seconds, counts = viewers.finish()
+    assert fw.status()["mqtt"]["state"] == "offline"
+    assert min(counts) >= 0.9 * 30 * seconds, (counts, seconds)
+    b.start()
+    back = time.time()
+    listener = Listener(b.port)  # a new broker: it knows nothing of the camera
+    assert wait_for(lambda: listener.payloads("openmv/door-cam/availability") == [b"online"]
+                    and len(configs(listener)) == 6, 10), listener.messages
+    assert time.time() - back <= 10
+    assert fw.status()["mqtt"]["connects"] == 2
+    assert wait_for(lambda: fw.status()["viewers"] == 0)
+    assert resting_heap(fw) - heap <= 1024, (heap, resting_heap(fw))
     listener.close()

@@ -3,8 +3,10 @@
 
 Its topics sit under mqtt.topic (default openmv/<name>): `availability` (`online`, or
 `offline` by the broker's last will), `diagnostics` (frames a second, viewers, uptime, free
-heap, Wi-Fi signal: at each connect and every DIAGNOSTICS_S) and, with a vision stage,
-`vision` (the latest result, when it changes and at least every VISION_S). Home Assistant's
+heap, Wi-Fi signal: at each connect and every DIAGNOSTICS_S), `image` (the latest frame as
+a JPEG: at each connect, every mqtt.image_s and when a vision event starts) and, with a
+vision stage, `vision` (the latest result, looked at every VISION_MIN_MS: sent when it has
+changed, and at least every VISION_S). Home Assistant's
 MQTT discovery (prefix mqtt.discovery, empty for none) finds them as one device: retained
 configs, sent again at each connect and whenever Home Assistant says it is back (`online`
 on `<prefix>/status`). The vision entities follow the keys of the first result (at most
@@ -23,6 +25,7 @@ from .mqtt_client import MqttClient
 
 DIAGNOSTICS_S = 30
 VISION_S = 60
+VISION_MIN_MS = 200  # the result is looked at this often: sent 5 times a second at most
 MAX_VISION = 8
 DIAGNOSTICS = (  # key, name, unit, device class
     ("fps", "Frames per second", "fps", None),
@@ -64,6 +67,7 @@ class Device:
                        "model": sys.implementation._machine, "manufacturer": "OpenMV",
                        "sw_version": build,
                        "configuration_url": "http://%s:%d/" % (address(), cfg["port"])}
+        self.image_s = cfg["mqtt.image_s"]
         self.started = time.ticks_ms()
         self.counted = (hub.captures, self.started)  # for the frame rate
         self.vision_keys = self._declared_keys()
@@ -92,9 +96,11 @@ class Device:
                              value_template="{{ value_json.%s }}" % key,
                              entity_category="diagnostic", unit_of_measurement=unit,
                              device_class=kind, state_class="measurement")
+            self._config("camera", "camera", "Camera", topic=self.base + "/image")
             if self.vision is not None and self.vision_keys is not None:
                 self._vision_configs()
         self.publish_diagnostics()
+        self.publish_picture()
         if self.vision is not None and self.vision.result_json is not None:
             self.publish_vision()
 
@@ -137,19 +143,36 @@ class Device:
             "heap_free": gc.mem_free(),
             "rssi": _rssi()}), True)
 
+    def publish_picture(self):
+        """The latest frame, overlays included, as the camera entity's picture: written
+        straight from its buffer, which is held only while it is written."""
+        self.client.publish(self.base + "/image", self._take_frame, True)
+
+    def _take_frame(self):
+        frame = self.hub.frame
+        if frame is None:
+            return None, None
+        frame.acquire()
+        return frame.jpeg, frame.release
+
     def publish_vision(self):
         self.sent_result = self.vision.result_json
         self.client.publish(self.base + "/vision", self.vision.latest, True)
 
     async def run(self):
-        """Diagnostics every DIAGNOSTICS_S; the vision result when it changes."""
-        asyncio.create_task(self._diagnostics())
+        """Diagnostics every DIAGNOSTICS_S, a picture every image_s; the vision result when
+        it has changed, and a picture when one of its true/false values has turned true (an
+        event starts: motion)."""
+        asyncio.create_task(self._every(DIAGNOSTICS_S, self.publish_diagnostics))
+        if self.image_s:
+            asyncio.create_task(self._every(self.image_s, self.publish_picture))
         vision = self.vision
         if vision is None:
             return
         sent_at = time.ticks_ms()
-        while True:
-            await vision.event.wait()
+        was_on = []
+        while True:  # a look every VISION_MIN_MS, not a wake-up every frame
+            await asyncio.sleep_ms(VISION_MIN_MS)
             try:
                 if self.vision_keys is None and isinstance(vision.result, dict):
                     self.vision_keys = [key for key in vision.result if _plain(key)][:MAX_VISION]
@@ -159,13 +182,24 @@ class Device:
                         time.ticks_diff(time.ticks_ms(), sent_at) >= VISION_S * 1000:
                     self.publish_vision()
                     sent_at = time.ticks_ms()
-            except Exception as exc:  # MemoryError: the next result tries again
+                    on = _true_keys(vision.result)
+                    if any(key not in was_on for key in on):
+                        self.publish_picture()
+                    was_on = on
+            except Exception as exc:  # MemoryError: the next look tries again
                 log_limited("ha", "mqtt: vision result not published: %r" % (exc,))
 
-    async def _diagnostics(self):
+    async def _every(self, seconds, publish):
         while True:
-            await asyncio.sleep(DIAGNOSTICS_S)
-            self.publish_diagnostics()
+            await asyncio.sleep(seconds)
+            publish()
+
+
+def _true_keys(result):
+    """The keys of a result whose values are true (not numbers: True itself)."""
+    if not isinstance(result, dict):
+        return ()
+    return [key for key, value in result.items() if value is True]
 
 
 def _plain(key):

@@ -32,15 +32,18 @@ def _text(value):
     return struct.pack("!H", len(data)) + data
 
 
-def _packet(kind, body):
-    """A packet: its type byte, the remaining length (7 bits a byte), the body."""
-    size = bytearray()
-    n = len(body)
+def _header(kind, n):
+    """A packet's fixed header: its type byte and the remaining length, 7 bits a byte."""
+    head = bytearray((kind,))
     while True:
-        size.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+        head.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
         n >>= 7
         if not n:
-            return bytes((kind,)) + size + body
+            return head
+
+
+def _packet(kind, body):
+    return _header(kind, len(body)) + body
 
 
 class MqttClient:
@@ -78,7 +81,10 @@ class MqttClient:
         self._lost = None  # why the connection's reader stopped
 
     def publish(self, topic, payload, retain=False):
-        """Queue a message; it replaces any not yet sent to the same topic."""
+        """Queue a message; it replaces any not yet sent to the same topic. `payload` may be
+        a function, called when the message is written, giving the bytes and a function to
+        call once they are written (or None for nothing to send): a large payload is then
+        held only while it is written."""
         if topic in self.outbox or len(self.outbox) < MAX_TOPICS:
             self.outbox[topic] = (payload, retain)
             self._queued.set()
@@ -162,9 +168,7 @@ class MqttClient:
             while self.outbox:
                 topic = next(iter(self.outbox))
                 payload, retain = self.outbox.pop(topic)
-                writer.write(_packet(0x30 | retain, _text(topic) + (
-                    payload.encode() if isinstance(payload, str) else payload)))
-                await writer.drain()
+                await self._write(writer, topic, payload, retain)
             now = time.ticks_ms()
             if time.ticks_diff(now, self._heard) > self.keepalive_ms * 3 // 2:
                 raise OSError("the broker fell silent")
@@ -178,6 +182,24 @@ class MqttClient:
                     await asyncio.wait_for_ms(self._queued.wait(), ping)
                 except asyncio.TimeoutError:
                     pass
+
+    async def _write(self, writer, topic, payload, retain):
+        """One PUBLISH (QoS 0), its payload written from where it is."""
+        done = None
+        if callable(payload):
+            payload, done = payload()
+            if payload is None:
+                return
+        elif isinstance(payload, str):
+            payload = payload.encode()
+        try:
+            name = _text(topic)
+            writer.write(_header(0x30 | retain, len(name) + len(payload)) + name)
+            writer.write(payload)
+            await writer.drain()
+        finally:
+            if done is not None:
+                done()
 
     async def _listen(self, reader):
         """Read packets until the connection ends (then wake the sender to end it too);

@@ -62,6 +62,7 @@ SCHEMA = {
     "mqtt.topic": ("", text(0, 64)),  # empty: openmv/<name>
     "mqtt.discovery": ("homeassistant", text(0, 64)),  # empty: no discovery configs
     "mqtt.keepalive_s": (30, whole(2, 600)),
+    "mqtt.image_s": (10, whole(0, 86400)),  # 0: a picture only when a vision event starts
 }
 for _name, _default in PICTURE.items():
     SCHEMA["camera." + _name] = (_default, picture_check(_name))
