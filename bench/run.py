@@ -160,21 +160,27 @@ def vision_source(name):
     return source
 
 
+def cpu_per_frame(firmwares, rounds, seconds):
+    """Each firmware's CPU µs per captured frame over `rounds` windows of `seconds`, the
+    firmwares taking turns so drift hits them alike: {name: [µs, ...]}."""
+    samples = {name: [] for name in firmwares}
+    time.sleep(2)
+    for round_ in range(rounds):
+        for name, fw in firmwares.items():
+            progress("%s, round %d ..." % (name, round_ + 1))
+            cap0, cpu0 = fw.status()["captures"], fw.cpu_seconds()
+            time.sleep(seconds)
+            cpu1, cap1 = fw.cpu_seconds(), fw.status()["captures"]
+            samples[name].append((cpu1 - cpu0) * 1e6 / (cap1 - cap0))
+    return samples
+
+
 def vision_cost():
-    """The capture loop's CPU per frame (no viewers) with each vision configuration: windows
-    of VISION_SECONDS, the configurations taking turns so drift hits them alike."""
+    """The capture loop's CPU per frame (no viewers) with each vision configuration."""
     firmwares = {name: start("FrameStream", HEAP, 0, vision=vision_source(name))
                  for name in VISIONS}
-    samples = {name: [] for name in VISIONS}
     try:
-        time.sleep(2)
-        for round_ in range(VISION_ROUNDS):
-            for name, fw in firmwares.items():
-                progress("vision cost: %s, round %d ..." % (name, round_ + 1))
-                cap0, cpu0 = fw.status()["captures"], fw.cpu_seconds()
-                time.sleep(VISION_SECONDS)
-                cpu1, cap1 = fw.cpu_seconds(), fw.status()["captures"]
-                samples[name].append((cpu1 - cpu0) * 1e6 / (cap1 - cap0))
+        samples = cpu_per_frame(firmwares, VISION_ROUNDS, VISION_SECONDS)
         rows = []
         base = statistics.median(samples["no vision.py"])
         overhead = stage_overhead()
@@ -203,16 +209,8 @@ def mqtt_cost(rounds=3, seconds=5):
     firmwares = {"MQTT off": start("FrameStream", HEAP, 0, vision=source),
                  "MQTT on": start("FrameStream", HEAP, 0, vision=source,
                                   more={"mqtt": {"host": "127.0.0.1", "port": broker.port}})}
-    samples = {name: [] for name in firmwares}
     try:
-        time.sleep(2)
-        for round_ in range(rounds):
-            for name, fw in firmwares.items():
-                progress("%s, round %d ..." % (name, round_ + 1))
-                cap0, cpu0 = fw.status()["captures"], fw.cpu_seconds()
-                time.sleep(seconds)
-                cpu1, cap1 = fw.cpu_seconds(), fw.status()["captures"]
-                samples[name].append((cpu1 - cpu0) * 1e6 / (cap1 - cap0))
+        samples = cpu_per_frame(firmwares, rounds, seconds)
         state = firmwares["MQTT on"].status()["mqtt"]["state"]
     finally:
         for fw in firmwares.values():
