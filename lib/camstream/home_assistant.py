@@ -6,10 +6,9 @@ Its topics sit under mqtt.topic (default openmv/<name>): `availability` (`online
 heap, Wi-Fi signal: at each connect and every DIAGNOSTICS_S), `image` (the latest frame as
 a JPEG: at each connect, every mqtt.image_s and when a vision event starts) and, with a
 vision stage, `vision` (the latest result, looked at every VISION_MIN_MS: sent when it has
-changed, and at least every VISION_S). Home Assistant's
-MQTT discovery (prefix mqtt.discovery, empty for none) finds them as one device: retained
-configs, sent again at each connect and whenever Home Assistant says it is back (`online`
-on `<prefix>/status`). The vision entities follow the keys of the first result (at most
+changed, and at least every VISION_S). Home Assistant's MQTT discovery (prefix
+mqtt.discovery, empty for none) finds them as one device: retained configs, sent again at
+each connect and whenever Home Assistant says it is back (`online` on `<prefix>/status`). The vision entities follow the keys of the first result (at most
 MAX_VISION), or the names vision.py gives in ENTITIES: a `binary_sensor` for each true or
 false value (`motion` is a motion sensor), a `sensor` for each number, and one `sensor`
 with the whole result as its attributes.
