@@ -108,13 +108,14 @@ class MqttClient:
         """Connect, serve the connection until it fails, wait, connect again: forever."""
         delay = RETRY_MIN_MS
         while True:
+            connects = self.connects
             try:
                 await self._session()
             except Refused as exc:
                 self._failed("refused", exc)
             except Exception as exc:  # unreachable, timed out, closed mid-packet ...
                 self._failed("offline", exc)
-            if self.state == "online":
+            if self.connects != connects:  # it was up: the back-off starts again
                 delay = RETRY_MIN_MS
             await asyncio.sleep_ms(delay)
             delay = min(delay * 3 // 2, RETRY_MAX_MS)
