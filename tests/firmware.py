@@ -41,6 +41,7 @@ class Firmware:
     def __init__(self, workdir, heap=HEAP, settings=None, env=None, image=IMAGE, script=None,
                  vision=None, preexec=None, interpreter=MICROPYTHON, host=HOST,
                  testcard=TESTCARD):
+        self.workdir = workdir
         self.port = free_port()
         self.lines = []
         cfg = {"port": self.port}

@@ -159,7 +159,11 @@ def test_without_a_broker_no_mqtt_code_is_loaded(start):
     assert fw.status().get("mqtt") is None and "mqtt" not in fw.console()
 
 
-REQUIRED = {"sensor": ("state_topic",), "binary_sensor": ("state_topic",), "camera": ("topic",)}
+REQUIRED = {"sensor": ("state_topic",), "binary_sensor": ("state_topic",), "camera": ("topic",),
+            "select": ("command_topic", "options"), "number": ("command_topic",),
+            "switch": ("command_topic",), "button": ("command_topic",)}
+CONTROLS = 13  # framesize, quality, fps_cap, 8 picture controls, save, restart
+DEVICE = 6 + CONTROLS  # with the 5 diagnostics and the camera
 
 
 def configs(listener, prefix="homeassistant"):
@@ -177,7 +181,7 @@ def test_home_assistant_finds_one_device_with_its_diagnostics_and_vision(start, 
     listener = Listener(b.port)
     with open(os.path.join(ROOT, "examples", "motion.py")) as f:
         fw = start(settings=mqtt_settings(b.port), vision=f.read())
-    assert wait_for(lambda: len(configs(listener)) >= 9, 15), sorted(configs(listener))
+    assert wait_for(lambda: len(configs(listener)) >= DEVICE + 3, 15), sorted(configs(listener))
     found = configs(listener)
     ids = [config["unique_id"] for config in found.values()]
     assert len(ids) == len(set(ids)), ids
@@ -243,11 +247,11 @@ def test_configs_are_sent_again_when_home_assistant_comes_back(start, broker):
     b = broker()
     listener = Listener(b.port)
     start(settings=mqtt_settings(b.port))
-    assert wait_for(lambda: len(configs(listener)) == 6, 15)
+    assert wait_for(lambda: len(configs(listener)) == DEVICE, 15)
     before = sum(1 for _, name, _, _ in listener.messages if name.endswith("/config"))
     listener.client.publish("homeassistant/status", "online")
     assert wait_for(lambda: sum(1 for _, name, _, _ in listener.messages
-                                if name.endswith("/config")) >= before + 6, 10)
+                                if name.endswith("/config")) >= before + DEVICE, 10)
     listener.close()
 
 
@@ -270,9 +274,88 @@ def test_the_broker_away_for_20_s_costs_the_viewers_nothing(start, broker):
     back = time.time()
     listener = Listener(b.port)  # a new broker: it knows nothing of the camera
     assert wait_for(lambda: listener.payloads("openmv/door-cam/availability") == [b"online"]
-                    and len(configs(listener)) == 6, 10), listener.messages
+                    and len(configs(listener)) == DEVICE, 10), listener.messages
     assert time.time() - back <= 10
     assert fw.status()["mqtt"]["connects"] == 2
     assert wait_for(lambda: fw.status()["viewers"] == 0)
     assert resting_heap(fw) - heap <= 1024, (heap, resting_heap(fw))
+    listener.close()
+
+
+def test_the_controls_are_entities_whose_commands_follow_the_rules_of_control(start, broker):
+    b = broker()
+    listener = Listener(b.port)
+    fw = start(settings=mqtt_settings(b.port))
+    assert wait_for(lambda: len(configs(listener)) == DEVICE, 15), sorted(configs(listener))
+    found = configs(listener)
+    quality = found["homeassistant/number/door-cam/quality/config"]
+    assert (quality["min"], quality["max"], quality["step"]) == (10, 100, 1)
+    assert quality["state_topic"] == "openmv/door-cam/controls"
+    framesize = found["homeassistant/select/door-cam/framesize/config"]
+    assert "QVGA" in framesize["options"] and "VGA" in framesize["options"]
+    assert found["homeassistant/switch/door-cam/hmirror/config"]["name"] == "Mirror"
+    assert found["homeassistant/button/door-cam/restart/config"]["device_class"] == "restart"
+    states = lambda: [json.loads(p) for p in listener.payloads(quality["state_topic"])]  # noqa
+    assert wait_for(lambda: states() and states()[-1]["quality"] == 85, 10), states()
+    before = len(snapshot(fw))
+
+    listener.client.publish(quality["command_topic"], "30")
+    assert wait_for(lambda: control(fw)["quality"]["value"] == 30, 10)
+    assert wait_for(lambda: states()[-1]["quality"] == 30, 10), states()  # what was applied
+    assert len(snapshot(fw)) < 0.8 * before  # the frames themselves changed
+    listener.client.publish("openmv/door-cam/set/hmirror", "ON")
+    assert wait_for(lambda: control(fw)["hmirror"]["value"] is True, 10)
+    assert wait_for(lambda: states()[-1]["hmirror"] is True, 10)
+
+    answers = len(states())
+    for topic, payload in (("quality", "loud"), ("quality", "500"), ("hmirror", "maybe"),
+                           ("framesize", "HUGE"), ("zoom", "2")):
+        listener.client.publish("openmv/door-cam/set/" + topic, payload)
+    assert wait_for(lambda: fw.status()["mqtt"]["commands_refused"] == 5, 10), fw.status()
+    status = fw.status()["mqtt"]
+    assert status["commands"] == 2 and "zoom" in status["last_refused"], status
+    now = control(fw)
+    assert now["quality"]["value"] == 30 and now["framesize"]["value"] == "QVGA"
+    assert now["hmirror"]["value"] is True
+    # answered (the latest state per topic: one message may answer all five), so that Home
+    # Assistant, which shows a command at once, shows it undone
+    assert wait_for(lambda: len(states()) > answers, 10)
+    assert states()[-1]["quality"] == 30
+    assert 1 <= fw.console().count("mqtt: command") <= 5, fw.console()
+    listener.close()
+
+
+def test_a_change_from_the_web_shows_in_home_assistant(start, broker):
+    b = broker()
+    listener = Listener(b.port, "openmv/door-cam/controls")
+    fw = start(settings=mqtt_settings(b.port))
+    assert wait_for(lambda: listener.payloads("openmv/door-cam/controls"), 15)
+    assert fw.post("/control", {"brightness": 2})[0] == 200
+    assert wait_for(lambda: json.loads(listener.payloads("openmv/door-cam/controls")[-1])
+                    ["brightness"] == 2, 10)
+    listener.close()
+
+
+def snapshot(fw):
+    return fw.get("/snapshot.jpg")[2]
+
+
+def control(fw):
+    return json.loads(fw.get("/control")[2])
+
+
+
+def test_the_buttons_save_the_settings_and_restart_the_camera(start, broker):
+    b = broker()
+    listener = Listener(b.port, "openmv/door-cam/controls")
+    fw = start(settings=mqtt_settings(b.port))
+    assert wait_for(lambda: listener.payloads("openmv/door-cam/controls"), 15)
+    listener.client.publish("openmv/door-cam/set/quality", "40")
+    listener.client.publish("openmv/door-cam/set/save", "PRESS")
+    saved = os.path.join(fw.workdir, "settings.json")
+    assert wait_for(lambda: json.load(open(saved)).get("camera", {}).get("quality") == 40, 10)
+    assert json.load(open(saved))["mqtt"]["port"] == b.port  # the rest of the file kept
+    listener.client.publish("openmv/door-cam/set/restart", "PRESS")
+    assert fw.proc.wait(10) == 42  # machine.reset(): the board's supervisor starts it again
+    assert "camera: restart asked over MQTT" in fw.console()
     listener.close()

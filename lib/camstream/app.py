@@ -50,11 +50,13 @@ async def serve(cfg, camera, hub):
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
     viewers = Viewers(hub, cfg["viewers.max"], app.writer)
+    controls = shared_controls(camera, hub)
     sections = {}  # the optional features' parts of /status.json, by name
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
         from .home_assistant import start
-        sections["mqtt"] = start(cfg, hub, viewers, vision, ID, net.address)
-    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"], sections)
+        sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address)
+    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"], sections,
+               controls)
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching
     jobs = (capture_loop(camera, hub, stages, cfg["camera.idle_fps"], watched), hub.keepalive(),
@@ -68,6 +70,19 @@ async def serve(cfg, camera, hub):
         await app.start_server(port=cfg["port"], backlog=connections)
     except OSError as exc:  # the port in use, or no network
         print("camera: cannot listen on port %d: %r" % (cfg["port"], exc))
+
+
+def shared_controls(camera, hub):
+    """A function giving the camera's runtime controls, one for all who change them, made
+    on first use: until then their code takes no heap."""
+    made = []
+
+    def controls():
+        if not made:
+            from .controls import Controls
+            made.append(Controls(camera, hub))
+        return made[0]
+    return controls
 
 
 def keep_free_heap_whole():

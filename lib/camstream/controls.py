@@ -30,6 +30,7 @@ class Controls:
         self.pending = {}  # changes checked, waiting for the gap between two frames
         self.applied = asyncio.Event()
         self.failed = None  # what the sensor refused of the last changes applied
+        self.on_change = None  # called after each set(), to show what was applied
         sensor = camera.sensor_module()
         self.framesizes = sorted((name for name in FRAMESIZES
                                   if sensor is None or hasattr(sensor, name)), key=FRAMESIZES.get)
@@ -41,21 +42,28 @@ class Controls:
                 self.checks[name] = picture_check(name)
 
     async def post(self, content_type, body):
-        """Change the controls as a POST's JSON `body` asks, saving them when asked:
-        (200, each control as describe() gives it), or (status, what was wrong)."""
-        try:
-            return 200, await self._post(content_type, body)
-        except ControlError as exc:
-            return exc.status, str(exc)
-
-    async def _post(self, content_type, body):
+        """Change the controls as a POST's JSON `body` asks: see set()."""
         kind = (content_type or "").split(";")[0].strip().lower()
         if kind != "application/json":  # a form on another site cannot reach here
-            raise ControlError("Send application/json", 415)
+            return 415, "Send application/json"
         try:
             changes = json.loads(body or b"")
         except ValueError:
-            raise ControlError("the body is not valid JSON")
+            return 400, "the body is not valid JSON"
+        return await self.set(changes)
+
+    async def set(self, changes):
+        """Change the controls as `changes` asks ({control: value}, and "save": true to save
+        them): (200, each control as describe() gives it), or (status, what was wrong)."""
+        try:
+            return 200, await self._set(changes)
+        except ControlError as exc:
+            return exc.status, str(exc)
+        finally:
+            if self.on_change:  # what was applied, even of a refusal: none, or some
+                self.on_change()
+
+    async def _set(self, changes):
         changes, save = self.check(changes)
         refused = await self.change(changes)
         if refused:

@@ -8,10 +8,11 @@ a JPEG: at each connect, every mqtt.image_s and when a vision event starts) and,
 vision stage, `vision` (the latest result, looked at every VISION_MIN_MS: sent when it has
 changed, and at least every VISION_S). Home Assistant's MQTT discovery (prefix
 mqtt.discovery, empty for none) finds them as one device: retained configs, sent again at
-each connect and whenever Home Assistant says it is back (`online` on `<prefix>/status`). The vision entities follow the keys of the first result (at most
-MAX_VISION), or the names vision.py gives in ENTITIES: a `binary_sensor` for each true or
-false value (`motion` is a motion sensor), a `sensor` for each number, and one `sensor`
-with the whole result as its attributes.
+each connect and whenever Home Assistant says it is back (`online` on `<prefix>/status`).
+The vision entities follow the keys of the first result (at most MAX_VISION), or the names
+vision.py gives in ENTITIES: a `binary_sensor` for each true or false value (`motion` is a
+motion sensor), a `sensor` for each number, and one `sensor` with the whole result as its
+attributes. The runtime controls are entities too (home_assistant_controls.py).
 """
 import asyncio
 import gc
@@ -19,6 +20,7 @@ import json
 import sys
 import time
 
+from .home_assistant_controls import ControlEntities
 from .log import log_limited
 from .mqtt_client import MqttClient
 
@@ -35,16 +37,22 @@ DIAGNOSTICS = (  # key, name, unit, device class
 )
 
 
-def start(cfg, hub, viewers, vision, build, address):
+def start(cfg, hub, viewers, vision, controls, build, address):
     """Connect to the settings' broker and keep the device's topics up to date, in tasks of
-    their own; returns the function giving /status.json's `mqtt` section."""
+    their own; returns the function giving /status.json's `mqtt` section. `controls()`
+    gives the camera's runtime controls."""
     client = MqttClient(cfg["mqtt.host"], cfg["mqtt.port"], cfg["name"], cfg["mqtt.user"],
                         cfg["mqtt.password"], topic(cfg) + "/availability",
                         cfg["mqtt.keepalive_s"])
-    device = Device(cfg, client, hub, viewers, vision, build, address)
+    device = Device(cfg, client, hub, viewers, vision, controls(), build, address)
     asyncio.create_task(client.run())
     asyncio.create_task(device.run())
-    return client.stats
+
+    def stats():
+        answer = client.stats()
+        answer.update(device.controls.stats())
+        return answer
+    return stats
 
 
 def topic(cfg):
@@ -54,7 +62,7 @@ def topic(cfg):
 class Device:
     """What the camera tells Home Assistant, and when."""
 
-    def __init__(self, cfg, client, hub, viewers, vision, build, address):
+    def __init__(self, cfg, client, hub, viewers, vision, controls, build, address):
         self.client = client
         self.hub = hub
         self.viewers = viewers
@@ -71,10 +79,11 @@ class Device:
         self.counted = (hub.captures, self.started)  # for the frame rate
         self.vision_keys = self._declared_keys()
         self.sent_result = None
+        self.controls = ControlEntities(controls, client, self.base, self._config)
         client.on_connect = self.announce
+        client.on_message = self.heard
         if self.prefix:
             client.subscribe(self.prefix + "/status")
-            client.on_message = self.heard
 
     def _declared_keys(self):
         """The result's keys vision.py names in ENTITIES, or None: the first result's."""
@@ -84,7 +93,9 @@ class Device:
         return [key for key in keys if _plain(key)][:MAX_VISION] if keys else None
 
     def heard(self, name, payload):
-        if name == self.prefix + "/status" and payload == b"online":
+        if self.controls.heard(name, payload):
+            return
+        if self.prefix and name == self.prefix + "/status" and payload == b"online":
             self.announce()  # Home Assistant restarted: it knows nothing of us
 
     def announce(self):
@@ -98,6 +109,8 @@ class Device:
             self._config("camera", "camera", "Camera", topic=self.base + "/image")
             if self.vision is not None and self.vision_keys is not None:
                 self._vision_configs()
+            self.controls.announce()
+        self.controls.publish()
         self.publish_diagnostics()
         self.publish_picture()
         if self.vision is not None and self.vision.result_json is not None:

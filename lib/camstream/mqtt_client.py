@@ -16,6 +16,8 @@ import time
 from .log import log
 
 CONNECT_TIMEOUT_MS = 5000
+WRITE_TIMEOUT_MS = 5000  # a broker that takes no more for this long is given up: a picture
+# being written holds a frame buffer
 RETRY_MIN_MS = 1000
 RETRY_MAX_MS = 30000
 MAX_TOPICS = 64  # the outbox's bound: messages to more topics than this wait for a connect
@@ -132,7 +134,7 @@ class MqttClient:
         self._lost = None
         try:
             writer.write(self.hello)
-            await writer.drain()
+            await self._drain(writer)
             ack = await asyncio.wait_for_ms(reader.readexactly(4), CONNECT_TIMEOUT_MS)
             if ack[0] != 0x20:
                 raise OSError("not an MQTT broker")
@@ -175,7 +177,7 @@ class MqttClient:
                 raise OSError("the broker fell silent")
             if time.ticks_diff(now, pinged) >= ping:
                 writer.write(b"\xc0\x00")
-                await writer.drain()
+                await self._drain(writer)
                 pinged = now
             self._queued.clear()  # the waiter clears, publish() sets
             if not self.outbox:
@@ -197,10 +199,16 @@ class MqttClient:
             name = _text(topic)
             writer.write(_header(0x30 | retain, len(name) + len(payload)) + name)
             writer.write(payload)
-            await writer.drain()
+            await self._drain(writer)
         finally:
             if done is not None:
                 done()
+
+    async def _drain(self, writer):
+        try:
+            await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+        except asyncio.TimeoutError:
+            raise OSError("the broker stopped reading")
 
     async def _listen(self, reader):
         """Read packets until the connection ends (then wake the sender to end it too);

@@ -33,9 +33,10 @@ def stream_rate(arg):
 
 
 def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None, name="",
-               sections=None):
+               sections=None, controls=None):
     """Serve `hub` to `viewers` from `app`, a `Server`, with `vision`'s results where there is
-    a vision stage and controls for `camera`; with `login`, only to those who give it.
+    a vision stage and `camera`'s controls (`controls()` gives them); with `login`, only to
+    those who give it.
     `build` names the image, `name` the camera; `sections` adds to /status.json each
     optional feature's part (name: a function giving it)."""
     sections = sections or {}
@@ -125,16 +126,11 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
             "Connection": "close",
         })
 
-    made = []  # the controls, made on first use: until then their code takes no heap
-
     @app.route("/control", methods=["GET", "POST"])
     async def control(request):
-        if not made:
-            from .controls import Controls
-            made.append(Controls(camera, hub))
         if request.method != "POST":
-            return made[0].describe()
-        status, answer = await made[0].post(request.headers.get("Content-Type"), request.body)
+            return controls().describe()
+        status, answer = await controls().post(request.headers.get("Content-Type"), request.body)
         return answer if status == 200 else text(answer, status, REASONS[status])
 
     @app.get("/status.json")
