@@ -80,11 +80,12 @@ host-tools:
 test: host-tools image $(TESTCARD)/.done
 	$(BIN)/pytest -q tests
 
-# The board: PORT is its serial port here (found automatically when one board is attached).
+# The board: PORT is its serial port here (found automatically when one board is attached);
+# HOST=<name or address>[:port] deploys over the network instead (POST /update).
 SERIAL = $(if $(findstring /,$(PORT)),$(PORT),$(filter COM%,$(PORT)))
 
 deploy: image
-	$(PYTHON) tools/board.py deploy $(SERIAL)
+	$(if $(HOST),$(PYTHON) tools/deploy_http.py $(HOST),$(PYTHON) tools/board.py deploy $(SERIAL))
 
 repl logs: $(BIN)/.installed
 	$(PYTHON) tools/board.py $@ $(SERIAL)

@@ -2,41 +2,91 @@
 image on sys.path and keep the watchdog fed at the REPL. Nothing here waits: the network
 is main.py's, which runs only on a start.
 
-`make deploy` writes a new image into the slot not in use (`a` or `b`), marks it complete
-(its BUILD file, written last) and only then names it in `active`. So a deploy cut short
-leaves the old image booting, whole. Without slots, the flat layout (/flash/lib) is used.
+A deploy (USB or network) writes a new image into the slot not in use (`a` or `b`), marks it
+complete (its BUILD file, written last) and only then names it in `active`, with `previous`
+naming the slot it came from and `trial` ("<slot> <starts>") putting it on trial. So a
+deploy cut short leaves the old image booting, whole. main.py counts each start on trial,
+and the image removes `trial` once it has served for a while (camstream/slots.py). When two
+starts on trial ended without that, the image is given up here: `active` names the previous
+slot again and `rollback` says which build was given up, and why. Without slots, the flat
+layout (/flash/lib) is used.
 """
 import os
 import sys
 
+TRIAL_STARTS = 2  # starts an image on trial is given before it is given up
+TRIAL_FEED_MS = 60000  # on trial, the watchdog is fed at the REPL for this long only
 
-def installed():
-    """The slot `active` names and its build, or None. On FAT a rename over a file is a
-    remove then a rename: between the two, `active.tmp` holds the name."""
-    for pointer in ("active", "active.tmp"):
+
+def read(name):
+    """A file's text, or None. On FAT a rename over a file is a remove, then a rename:
+    between the two, `<name>.tmp` holds the text."""
+    for path in (name, name + ".tmp"):
         try:
-            with open(pointer) as f:
-                slot = f.read().strip()
-            with open(slot + "/BUILD") as f:
-                return slot, f.read().strip()
+            with open(path) as f:
+                return f.read().strip()
         except OSError:
             pass
     return None
 
 
+def write(name, text):
+    with open(name + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(name + ".tmp", name)
+
+
+def remove(name):
+    for path in (name, name + ".tmp"):
+        try:
+            os.remove(path)
+        except OSError:
+            pass
+
+
+def installed():
+    """The slot `active` names and its build, or None."""
+    slot = read("active")
+    build = slot and read(slot + "/BUILD")
+    return (slot, build) if build else None
+
+
+def judge_trial(image):
+    """The image to boot, once a trial that failed twice is given up; whether it is on trial."""
+    trial = (read("trial") or "").split("\n")
+    slot, _, starts = trial[0].partition(" ")
+    if not image or slot != image[0]:
+        if trial[0]:
+            remove("trial")  # a deploy cut short before its switch: nothing is on trial
+        return image, False
+    previous = read("previous")
+    back = previous and read(previous + "/BUILD")
+    if int(starts or 0) < TRIAL_STARTS or not back:
+        return image, True
+    why = trial[1] if len(trial) > 1 else "no answer: hung, reset or powered off"
+    write("rollback", "%s %s %s" % (image[1], back, why))
+    write("active", previous)
+    remove("trial")
+    print("camera: build %s failed %d starts on trial (%s): back to build %s (slot %s)" % (
+        image[1], TRIAL_STARTS, why, back, previous))
+    return (previous, back), False
+
+
 def start():
-    image = installed()
+    image, on_trial = judge_trial(installed())
     if image:
         sys.path.insert(sys.path.index(".frozen") + 1 if ".frozen" in sys.path else 1,
                         os.getcwd().rstrip("/") + "/" + image[0] + "/lib")
-        print("camera: image %s (slot %s)" % (image[1], image[0]))
+        print("camera: image %s (slot %s%s)" % (image[1], image[0], ", on trial" if on_trial
+                                                 else ""))
     try:
         from camstream.health import feed_at_repl
-    except ImportError:
-        print("camera: no image installed (make deploy)")
+    except Exception as exc:  # ImportError with no image; anything with a broken one
+        print("camera: the image does not load: %r" % (exc,) if image else
+              "camera: no image installed (make deploy)")
         return
-    feed_at_repl()
+    feed_at_repl(TRIAL_FEED_MS if on_trial else None)
 
 
 start()
-del installed, start  # nothing of boot.py stays on the heap for main.py
+del read, write, remove, installed, judge_trial, start  # nothing of boot.py stays for main.py

@@ -30,6 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 START = os.path.join(ROOT, "tests", "mp", "fakeboard_start.py")
 RAW_REPL = b"raw REPL; CTRL-B to exit"
+RESET_LINE = b"fakeboard: machine.reset()"  # fakeboard_start.py's, for a reset in a script
 UNREAD_MAX = 4096  # console output kept for a serial port nobody reads
 
 
@@ -135,6 +136,8 @@ class FakeBoard:
                 if RAW_REPL in data:
                     self.raw = True
                 self._console(data)
+                if RESET_LINE in data:
+                    return "hard"
             if writable:
                 self._flush()
             if self.button:

@@ -144,13 +144,15 @@ class Firmware:
 class MjpegReader:
     """A viewer: reads /stream.jpg over a raw socket and checks the multipart framing."""
 
-    def __init__(self, port, rcvbuf=None, path="/stream.jpg"):
+    def __init__(self, port, rcvbuf=None, path="/stream.jpg", headers=None):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(10)
         self.sock.connect(("127.0.0.1", port))
-        self.sock.sendall(b"GET %s HTTP/1.1\r\nHost: camera\r\n\r\n" % path.encode())
+        more = "".join("%s: %s\r\n" % item for item in (headers or {}).items())
+        self.sock.sendall(b"GET %s HTTP/1.1\r\nHost: camera\r\n%s\r\n" % (path.encode(),
+                                                                          more.encode()))
         self.buf = b""
         self.status = int(self._line().split()[1])
         self.headers = self._headers()

@@ -13,7 +13,7 @@ import urllib.request
 
 import pytest
 
-from firmware import IMAGE, ROOT, TESTCARD, free_port, wait_for
+from firmware import HEAP, IMAGE, ROOT, TESTCARD, free_port, wait_for
 
 FAKEBOARD = os.path.join(ROOT, "tests", "fakeboard.py")
 PYTHON = os.path.join(ROOT, ".venv", "bin", "python")
@@ -45,7 +45,8 @@ class FakeBoard:
                 f.write(text)
         environ = dict(os.environ, SIM_TESTCARD=TESTCARD, SIM_FPS="30", SIM_WIFI="")
         environ.update(env or {})
-        self.proc = subprocess.Popen([sys.executable, "-u", FAKEBOARD, self.flash, self.device],
+        self.proc = subprocess.Popen([sys.executable, "-u", FAKEBOARD, self.flash, self.device,
+                                      HEAP],
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=environ)
         self.lines = []
         threading.Thread(target=self._read, daemon=True).start()

@@ -12,7 +12,8 @@ from firmware import MjpegReader, seq_of, wait_for
 class Streaming:
     """Viewers reading /stream.jpg in the background, counting what they receive."""
 
-    def __init__(self, port, count):
+    def __init__(self, port, count, headers=None):
+        self.headers = headers
         self.frames = [[] for _ in range(count)]
         self.errors = []
         self.stop = threading.Event()
@@ -23,7 +24,7 @@ class Streaming:
 
     def _read(self, port, i):
         try:
-            reader = MjpegReader(port)
+            reader = MjpegReader(port, headers=self.headers)
             reader.opening()
             while not self.stop.is_set():
                 self.frames[i].append(seq_of(reader.part()[1]))

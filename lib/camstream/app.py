@@ -31,7 +31,7 @@ def frame_source(cfg):
 
 
 async def serve(cfg, camera, hub):
-    from . import health, net
+    from . import health, net, slots
     from .build import ID
     from .capture import capture_loop
     from .server import Server
@@ -51,10 +51,13 @@ async def serve(cfg, camera, hub):
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
     viewers = Viewers(hub, cfg["viewers.max"], app.writer)
     controls = shared_controls(camera, hub)
-    sections = {}  # the optional features' parts of /status.json, by name
+    sections = {"update": slots.status}  # more parts of /status.json, by name
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
         from .home_assistant import start
         sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address)
+    if cfg["login"]:  # updates over the network only with a login (web.py says why)
+        from .update import add_route
+        add_route(app, ID)
     add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"], sections,
                controls)
     stages = (vision,) if vision else ()
@@ -62,7 +65,7 @@ async def serve(cfg, camera, hub):
     jobs = (capture_loop(camera, hub, stages, cfg["camera.idle_fps"], watched), hub.keepalive(),
             app.watchdog(), net.keep_connected(cfg),
             health.supervise(hub, app, health.take_over_watchdog(), health.Led()),
-            announce(app, cfg["port"], cfg["name"], net.address))
+            announce(app, cfg["port"], cfg["name"], net.address), slots.confirm(hub, app, ID))
     for job in jobs:
         asyncio.create_task(job)
     keep_free_heap_whole()
@@ -103,7 +106,7 @@ async def announce(app, port, name, address):
 def start_network(cfg):
     """Join Wi-Fi (else open the access point) and set the clock: the one blocking step of a
     start, bounded, with the watchdog fed meanwhile (see health.feed_at_repl)."""
-    from . import health, net
+    from . import health, net, slots
     cfg["name"] = cfg["name"] or net.default_name()
     health.Led().show("connecting")
     if not net.start(cfg):

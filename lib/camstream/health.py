@@ -47,14 +47,20 @@ def watchdog():
         return None
 
 
-def feed_at_repl():
-    """Arm the watchdog (it may run on from before a soft reset) and feed it from a timer."""
+def feed_at_repl(limit_ms=None):
+    """Arm the watchdog (it may run on from before a soft reset) and feed it from a timer;
+    with `limit_ms`, for that long only (an image on trial that hangs before it serves is
+    then reset)."""
     global _feeder
     wdt = watchdog()
     if wdt is None or _feeder is not None:
         return
     from machine import Timer
-    feed = lambda timer: wdt.feed()  # noqa: E731
+    until = time.ticks_add(time.ticks_ms(), limit_ms or 0)
+
+    def feed(timer):
+        if limit_ms is None or time.ticks_diff(until, time.ticks_ms()) > 0:
+            wdt.feed()
     try:
         _feeder = Timer(-1, period=WDT_TIMEOUT_MS // 4, callback=feed)  # a virtual timer
     except (ValueError, TypeError, OSError):

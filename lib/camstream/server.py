@@ -144,6 +144,7 @@ class Server(Microdot):
         self.head_limits = (max_line, max_head, max_headers)
         self.max_connections = max_connections
         self.open = {}  # connection task: its SocketWriter
+        self.large_bodies = {}  # path: the largest body its route takes, past 1 KB (streamed)
         self.heartbeat = time.ticks_ms()  # the watchdog's last round: the event loop is alive
         self.rejected = 0
         self.timed_out = 0
@@ -216,7 +217,14 @@ class Server(Microdot):
             req = None
         if req is None or not req.url.startswith("/") or req.http_version not in ("1.0", "1.1"):
             raise Rejected(400, "Bad Request")
+        if req.path in self.large_bodies:
+            req.max_content_length = self.large_bodies[req.path]
         return req
+
+    def allow_body(self, path, limit):
+        """Let `path` take a body of up to `limit` bytes; its route reads it from
+        request.stream, a piece at a time."""
+        self.large_bodies[path] = limit
 
     def writer(self, task):
         """The SocketWriter of connection `task`."""

@@ -56,7 +56,8 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
     @app.errorhandler(405)
     async def not_allowed(request):
         return text("Method not allowed", 405, "Method Not Allowed",
-                    {"Allow": "GET, POST" if request.path == "/control" else "GET, HEAD"})
+                    {"Allow": {"/control": "GET, POST", "/update": "POST"}.get(
+                        request.path, "GET, HEAD")})
 
     @app.errorhandler(413)
     async def too_large(request):
@@ -132,6 +133,13 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
             return controls().describe()
         status, answer = await controls().post(request.headers.get("Content-Type"), request.body)
         return answer if status == 200 else text(answer, status, REASONS[status])
+
+    if not login:
+        @app.post("/update")
+        async def no_update(request):
+            return text("Updates need a login, so that nobody else can replace the camera's "
+                        "code: set login.user and login.password in settings.json", 403,
+                        "Forbidden")
 
     @app.get("/status.json")
     async def status(request):

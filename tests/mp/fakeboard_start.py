@@ -25,7 +25,10 @@ def run(name):
         sys.print_exception(exc)
 
 
-run("boot.py")
-if os.getenv("FAKEBOARD_RESET") != "soft":
-    run("main.py")
+try:
+    run("boot.py")
+    if os.getenv("FAKEBOARD_RESET") != "soft":
+        run("main.py")
+except SystemExit:  # machine.reset() from boot.py or main.py: -i would go on to the REPL,
+    print("fakeboard: machine.reset()")  # so the fake board resets on this line
 del run, flash
