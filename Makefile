@@ -61,17 +61,14 @@ $(TESTCARD)/.done: tools/make_testcard.py $(BIN)/.installed
 	$(PYTHON) tools/make_testcard.py $(TESTCARD) 30
 	touch $@
 
-# Run the firmware under MicroPython with the simulated camera. build/run/ stands for the
-# board's /flash: main.py, settings.json (SETTINGS, with PORT) and vision.py (VISION), with
-# the image's lib/, the host stand-ins and the test card linked in and named relatively, so
-# the checkout's path takes no room in the heap.
+# Run the firmware under MicroPython with the simulated camera, as a board runs it
+# (tools/desk.py): RUN stands for the board's /flash and is kept from run to run; the image
+# is installed in a slot; settings.json is SETTINGS (else the one kept), with PORT; VISION
+# becomes vision.py. Resets and the watchdog start boot.py and main.py again.
+RUN ?= $(BUILD)/run
+
 run: image $(TESTCARD)/.done
-	@rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run && cp $(IMAGE)/main.py $(BUILD)/run/
-	@ln -s ../image/lib ../../host ../testcard $(BUILD)/run/
-	@$(PYTHON) tools/run_settings.py "$(SETTINGS)" $(PORT) > $(BUILD)/run/settings.json
-	@if [ -n "$(VISION)" ]; then cp "$(VISION)" $(BUILD)/run/vision.py; fi
-	cd $(BUILD)/run && MICROPYPATH=lib:host:.frozen SIM_TESTCARD=testcard SIM_FPS=$(FPS) \
-	  $(abspath $(BIN))/micropython -X heapsize=$(HEAP) -m main
+	@SIM_FPS=$(FPS) $(PYTHON) tools/desk.py $(RUN) $(IMAGE) $(HEAP) $(PORT) "$(SETTINGS)" "$(VISION)"
 
 # The clients the tests drive: installed here when missing (root), else named.
 host-tools:

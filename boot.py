@@ -76,7 +76,7 @@ def start():
     image, on_trial = judge_trial(installed())
     if image:
         sys.path.insert(sys.path.index(".frozen") + 1 if ".frozen" in sys.path else 1,
-                        os.getcwd().rstrip("/") + "/" + image[0] + "/lib")
+                        image[0] + "/lib")  # relative to the flash, the current folder
         print("camera: image %s (slot %s%s)" % (image[1], image[0], ", on trial" if on_trial
                                                  else ""))
     try:

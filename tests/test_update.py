@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from firmware import IMAGE, ROOT, wait_for
+from firmware import IMAGE, ROOT, free_port, wait_for
 from test_deploy import PYTHON, FakeBoard, build_of
 from test_robustness import Streaming
 
@@ -360,3 +360,31 @@ def board(tmp_path):
     yield _board
     for b in boards:
         b.stop()
+
+
+def test_make_run_is_a_board_that_takes_updates_and_rolls_back(tmp_path, images):
+    settings = tmp_path / "settings.json"
+    settings.write_text(json.dumps({"login": LOGIN}))
+    port = free_port()
+    run = subprocess.Popen(["make", "-s", "run", "PORT=%d" % port, "RUN=%s" % (tmp_path / "run"),
+                            "SETTINGS=%s" % settings], cwd=ROOT, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, start_new_session=True)
+    lines = []
+    threading.Thread(target=lambda: lines.extend(
+        raw.decode(errors="replace").rstrip() for raw in run.stdout), daemon=True).start()
+    desk = type("Desk", (), {"port": port, "console": lambda self: "\n".join(lines)})()
+    try:
+        assert authed_build(desk) == build_of(IMAGE)
+        code, output = deploy_http(desk, images["new"])
+        assert code == 0 and "running build %s (slot b)" % build_of(images["new"]) in output, \
+            output + desk.console()
+        code, output = deploy_http(desk, images["raises_at_import"])
+        assert code == 1 and "rolled back to build %s" % build_of(images["new"]) in output, \
+            output + desk.console()
+        assert "desk: machine.reset(): boot.py, main.py" in desk.console()
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C
+        assert wait_for(lambda: "camera: stopped" in desk.console(), 20), desk.console()
+        run.wait(20)
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)

@@ -6,6 +6,6 @@ import sys
 def forget(*names):
     """Drop modules camstream.`name`, not needed again: their room in the heap is freed."""
     for name in names:
-        del sys.modules["camstream." + name]
-        delattr(sys.modules["camstream"], name)
+        if sys.modules.pop("camstream." + name, None) is not None:
+            delattr(sys.modules["camstream"], name)
     gc.collect()

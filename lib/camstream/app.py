@@ -31,7 +31,7 @@ def frame_source(cfg):
 
 
 async def serve(cfg, camera, hub):
-    from . import health, net, slots
+    from . import health, net
     from .build import ID
     from .capture import capture_loop
     from .server import Server
@@ -51,7 +51,7 @@ async def serve(cfg, camera, hub):
                  cfg["viewers.stall_timeout_s"] * 1000, connections)
     viewers = Viewers(hub, cfg["viewers.max"], app.writer)
     controls = shared_controls(camera, hub)
-    sections = {"update": slots.status}  # more parts of /status.json, by name
+    sections = {"update": update_status}  # more parts of /status.json, by name
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
         from .home_assistant import start
         sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address)
@@ -65,9 +65,10 @@ async def serve(cfg, camera, hub):
     jobs = (capture_loop(camera, hub, stages, cfg["camera.idle_fps"], watched), hub.keepalive(),
             app.watchdog(), net.keep_connected(cfg),
             health.supervise(hub, app, health.take_over_watchdog(), health.Led()),
-            announce(app, cfg["port"], cfg["name"], net.address), slots.confirm(hub, app, ID))
+            announce(app, cfg["port"], cfg["name"], net.address), trial(hub, app, ID))
     for job in jobs:
-        asyncio.create_task(job)
+        if job:
+            asyncio.create_task(job)
     keep_free_heap_whole()
     try:
         await app.start_server(port=cfg["port"], backlog=connections)
@@ -88,6 +89,23 @@ def shared_controls(camera, hub):
     return controls
 
 
+def update_status():
+    """/status.json's `update` section: the slots' code is loaded for it, then let go."""
+    from . import slots
+    answer = slots.status()
+    forget("slots")
+    return answer
+
+
+def trial(hub, app, build):
+    """The job confirming this image once it has served a while, when it runs on trial;
+    else None, and the slots' code is let go."""
+    from . import slots
+    if slots.on_trial():
+        return slots.confirm(hub, app, build)
+    forget("slots")
+
+
 def keep_free_heap_whole():
     """Collect garbage whenever a quarter of the free heap has been allocated, not only when
     it runs out: what outlives a collection (a viewer's connection) then lands beside what
@@ -106,7 +124,7 @@ async def announce(app, port, name, address):
 def start_network(cfg):
     """Join Wi-Fi (else open the access point) and set the clock: the one blocking step of a
     start, bounded, with the watchdog fed meanwhile (see health.feed_at_repl)."""
-    from . import health, net, slots
+    from . import health, net
     cfg["name"] = cfg["name"] or net.default_name()
     health.Led().show("connecting")
     if not net.start(cfg):
