@@ -19,6 +19,7 @@ second comment, `draw=rect 1 2 3 4;...`.
 Environment knobs:
   SIM_FPS            frames per second (default 30)
   SIM_STILL          1: the ball holds still (the same test-card frame every time)
+  SIM_STILL_FOR_S    the ball holds still for this long after the first frame, then moves
   SIM_FIRST_FRAME_S  delay before the first frame (default 0)
   SIM_FAULT_RATE     fraction of snapshots that raise RuntimeError/OSError/MemoryError
   SIM_STALL_AT       frame number after which the sensor stalls ...
@@ -130,6 +131,8 @@ class CSI:
             if name:
                 setattr(self, name, None)  # a sensor without that control
         self._still = _env("SIM_STILL", 0)
+        self._still_ms = int(_env("SIM_STILL_FOR_S", 0.0) * 1000)
+        self._moves_at = None  # ticks when a still start ends: set at the first frame
         try:
             os.stat("vision.py")  # beside main.py, as on the board's flash
             _vision_methods()
@@ -191,7 +194,10 @@ class CSI:
 
     def _fill(self):
         self._seq += 1
-        index = 0 if self._still else self._seq % len(self._files)
+        if self._moves_at is None:
+            self._moves_at = time.ticks_add(time.ticks_ms(), self._still_ms)
+        still = self._still or time.ticks_diff(self._moves_at, time.ticks_ms()) > 0
+        index = 0 if still else self._seq % len(self._files)
         return Image(self._load(index, self._seq), self._size[1], self._size[2], index, self)
 
     def _encode(self, img, quality):

@@ -55,6 +55,9 @@ async def serve(cfg, camera, hub):
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
         from .home_assistant import start
         sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address)
+    if cfg["record"]:  # the recorder's code is loaded only when settings ask for it
+        from .clips import add_clip_routes
+        sections["record"] = add_clip_routes(app, cfg, hub, vision)
     if cfg["login"]:  # updates over the network only with a login (web.py says why)
         from .update import add_route
         add_route(app, ID)

@@ -35,3 +35,8 @@ class WallClock:
 
 
 wall_clock = WallClock()
+
+
+def utc(unix_s):
+    """time.gmtime of Unix seconds, on the boards that count from 2000 too."""
+    return time.gmtime(unix_s - wall_clock.offset_ms // 1000)

@@ -63,6 +63,15 @@ SCHEMA = {
     "mqtt.discovery": ("homeassistant", text(0, 64)),  # empty: no discovery configs
     "mqtt.keepalive_s": (30, whole(2, 600)),
     "mqtt.image_s": (10, whole(0, 86400)),  # 0: a picture only when a vision event starts
+    "record.trigger": ("motion", text(1, 32)),  # recording is off without a "record" object
+    "record.pre_s": (2, whole(0, 30)),
+    "record.post_s": (3, whole(0, 300)),
+    "record.max_s": (60, whole(1, 3600)),
+    "record.fps": (5, whole(1, 30)),
+    "record.timelapse_s": (0, whole(0, 86400)),  # 0: no time-lapse
+    "record.dir": ("clips", text(1, 64)),
+    "record.max_mb": (1024, whole(1, 1048576)),
+    "record.keep_days": (0, whole(0, 3650)),  # 0: kept until room is needed
 }
 for _name, _default in PICTURE.items():
     SCHEMA["camera." + _name] = (_default, picture_check(_name))
@@ -103,6 +112,7 @@ def validate(data, warn=print):
         if result["ap.password"]:
             warn("settings: ap.password needs 8 or more characters (WPA2); no access point")
         result["ap.ssid"] = None  # no access point: WPA2 needs a password, open must be asked for
+    result["record"] = isinstance(data.get("record"), dict)
     if not result["camera.buffer_kb"]:
         result["camera.buffer_kb"] = FRAMESIZES[result["camera.framesize"]]
     # the picture controls not at their defaults, as the camera applies them
