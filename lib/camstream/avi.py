@@ -11,7 +11,7 @@ import asyncio
 import struct
 import time
 
-SLICE = 2048  # bytes written at a time
+SLICE = 1024  # bytes written at a time
 HEADER = 224  # RIFF, hdrl (avih, strl: strh, strf), the movi list's head
 MOVI = HEADER - 4  # where "movi" sits: index offsets count from it
 FRAME = b"00dc"
