@@ -199,33 +199,45 @@ def vision_cost():
             fw.stop()
 
 
-def mqtt_cost(rounds=3, seconds=5):
-    """CPU per frame with examples/motion.py and no viewer, without MQTT and with it (a
-    mosquitto on loopback, Home Assistant discovery on, a picture every 10 s)."""
-    from test_mqtt import Broker
-    where = tempfile.mkdtemp()
-    broker = Broker(where)
+def feature_cost(label, more, heap=HEAP, rounds=3, seconds=5):
+    """CPU per frame with examples/motion.py (the ball moving) and no viewer, without the
+    optional feature `label` and with it (`more`: its settings)."""
     source = vision_source("examples/motion.py")
-    firmwares = {"MQTT off": start("FrameStream", HEAP, 0, vision=source),
-                 "MQTT on": start("FrameStream", HEAP, 0, vision=source,
-                                  more={"mqtt": {"host": "127.0.0.1", "port": broker.port}})}
+    firmwares = {label + " off": start("FrameStream", heap, 0, vision=source),
+                 label + " on": start("FrameStream", heap, 0, vision=source, more=more)}
     try:
         samples = cpu_per_frame(firmwares, rounds, seconds)
-        state = firmwares["MQTT on"].status()["mqtt"]["state"]
+        status = firmwares[label + " on"].status()
     finally:
         for fw in firmwares.values():
             fw.stop()
+    return {"rows": [{"feature": name, "cpu_us_per_frame": statistics.median(us),
+                      "min": min(us), "max": max(us)} for name, us in samples.items()],
+            "status": status}
+
+
+def mqtt_cost():
+    """MQTT on: a mosquitto on loopback, Home Assistant discovery on, a picture every 10 s."""
+    from test_mqtt import Broker
+    broker = Broker(tempfile.mkdtemp())
+    try:
+        return feature_cost("MQTT", {"mqtt": {"host": "127.0.0.1", "port": broker.port}})
+    finally:
         broker.stop()
-    return {"rows": [{"mqtt": name, "cpu_us_per_frame": statistics.median(us), "min": min(us),
-                      "max": max(us)} for name, us in samples.items()], "state": state}
 
 
-def mqtt_table(cost):
+def record_cost():
+    """Recording on: a clip of the moving ball at 5 fps with a 2 s pre-roll, written to the
+    host's disk; a 1 MB heap holds the pre-roll."""
+    return feature_cost("recording", {"record": {}}, heap="1M")
+
+
+def feature_table(cost):
     lines = ["| examples/motion.py, no viewer | CPU µs/frame (median) | range over the windows |",
              "| --- | ---: | ---: |"]
     for r in cost["rows"]:
-        lines.append("| %s | %.0f | %.0f-%.0f |" % (r["mqtt"], r["cpu_us_per_frame"], r["min"],
-                                                     r["max"]))
+        lines.append("| %s | %.0f | %.0f-%.0f |" % (r["feature"], r["cpu_us_per_frame"],
+                                                     r["min"], r["max"]))
     return "\n".join(lines)
 
 
@@ -524,6 +536,8 @@ def main():
         "snapshot_and_encode_us"]
     visions = vision_cost()
     mqtt = mqtt_cost()
+    progress("recording off and on ...")
+    record = record_cost()
     idle = idle_cost()
     progress("smallest heaps for 10 viewers, the three designs side by side ...")
     with ThreadPoolExecutor(len(DESIGNS)) as pool:
@@ -548,7 +562,9 @@ def main():
         "its 503):", "", burst_table(bursts), "", "Vision (`vision.py`), no viewers: CPU per "
         "frame of the whole firmware process:", "", vision_table(visions), "",
         "MQTT (`mqtt.host` set: a broker on loopback, Home Assistant discovery, the vision "
-        "result on change, a picture every 10 s):", "", mqtt_table(mqtt), "", "Idle:", "",
+        "result on change, a picture every 10 s):", "", feature_table(mqtt), "",
+        "Recording (`record` set: clips of the moving ball at 5 fps, a 2 s pre-roll, to the "
+        "host's disk):", "", feature_table(record), "", "Idle:", "",
         idle_table(idle), "", "Targets:", ""]
         + targets(runs, heaps, bursts, visions, idle) + [""])
     with open(os.path.join(RESULTS, "results.md"), "w") as f:
@@ -556,7 +572,7 @@ def main():
     with open(os.path.join(RESULTS, "results.json"), "w") as f:
         json.dump({"runs": runs, "bursts": bursts, "vision": visions, "idle": idle,
                    "viewer_path_us": steps, "simulator_us_per_frame": simulator_us,
-                   "mqtt": mqtt,
+                   "mqtt": mqtt, "record": record,
                    "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
     update_readme(text)

@@ -79,7 +79,8 @@ class Device:
         self.counted = (hub.captures, self.started)  # for the frame rate
         self.vision_keys = self._declared_keys()
         self.sent_result = None
-        self.controls = ControlEntities(controls, client, self.base, self._config)
+        self.controls = ControlEntities(controls, client, self.base)
+        self.round = 0  # announcements made: the latest one sends the configs
         client.on_connect = self.announce
         client.on_message = self.heard
         if self.prefix:
@@ -99,49 +100,61 @@ class Device:
             self.announce()  # Home Assistant restarted: it knows nothing of us
 
     def announce(self):
-        """The discovery configs (when discovery is on) and the current states."""
-        if self.prefix:
-            for key, name, unit, kind in DIAGNOSTICS:
-                self._config("sensor", key, name, state_topic=self.base + "/diagnostics",
-                             value_template="{{ value_json.%s }}" % key,
-                             entity_category="diagnostic", unit_of_measurement=unit,
-                             device_class=kind, state_class="measurement")
-            self._config("camera", "camera", "Camera", topic=self.base + "/image")
-            if self.vision is not None and self.vision_keys is not None:
-                self._vision_configs()
-            self.controls.announce()
+        """The current states, then the discovery configs (when discovery is on), one at a
+        time: each is sent before the next is made, so they never wait in the heap together.
+        A new announcement (a reconnect) ends the one under way."""
         self.controls.publish()
         self.publish_diagnostics()
         self.publish_picture()
         if self.vision is not None and self.vision.result_json is not None:
             self.publish_vision()
+        if self.prefix:
+            self.round += 1
+            asyncio.create_task(self._send_configs(self.round))
 
-    def _config(self, component, key, name, **fields):
-        config = {"name": name, "unique_id": "%s_%s" % (self.node, key),
-                  "availability_topic": self.base + "/availability", "device": self.device}
-        for field, value in fields.items():
-            if value is not None:
-                config[field] = value
-        self.client.publish("%s/%s/%s/%s/config" % (self.prefix, component, self.node, key),
-                            json.dumps(config), True)
+    async def _send_configs(self, round_):
+        for component, key, name, fields in self._configs():
+            config = {"name": name, "unique_id": "%s_%s" % (self.node, key),
+                      "availability_topic": self.base + "/availability", "device": self.device}
+            for field, value in fields.items():
+                if value is not None:
+                    config[field] = value
+            self.client.publish("%s/%s/%s/%s/config" % (self.prefix, component, self.node, key),
+                                json.dumps(config), True)
+            config = None
+            await self.client.sent()
+            if round_ != self.round:
+                return
+
+    def _configs(self):
+        """Each discovery config: (platform, key, name, its fields)."""
+        for key, name, unit, kind in DIAGNOSTICS:
+            yield "sensor", key, name, {
+                "state_topic": self.base + "/diagnostics",
+                "value_template": "{{ value_json.%s }}" % key, "entity_category": "diagnostic",
+                "unit_of_measurement": unit, "device_class": kind, "state_class": "measurement"}
+        yield "camera", "camera", "Camera", {"topic": self.base + "/image"}
+        if self.vision is not None and self.vision_keys is not None:
+            yield from self._vision_configs()
+        yield from self.controls.configs()
 
     def _vision_configs(self):
         state = self.base + "/vision"
-        self._config("sensor", "vision", "Vision", state_topic=state,
-                     value_template="{{ value_json.seq }}", json_attributes_topic=state,
-                     json_attributes_template="{{ value_json.result | tojson }}")
+        yield "sensor", "vision", "Vision", {
+            "state_topic": state, "value_template": "{{ value_json.seq }}",
+            "json_attributes_topic": state,
+            "json_attributes_template": "{{ value_json.result | tojson }}"}
         result = self.vision.result or {}
         for key in self.vision_keys:
             value = result.get(key) if isinstance(result, dict) else None
-            template = "{{ value_json.result.%s }}" % key
             name = key[:1].upper() + key[1:].replace("_", " ")
             if isinstance(value, bool):
-                self._config("binary_sensor", "vision_" + key, name,
-                             state_topic=state, device_class="motion" if key == "motion" else None,
-                             value_template="{{ 'ON' if value_json.result.%s else 'OFF' }}" % key)
+                yield "binary_sensor", "vision_" + key, name, {
+                    "state_topic": state, "device_class": "motion" if key == "motion" else None,
+                    "value_template": "{{ 'ON' if value_json.result.%s else 'OFF' }}" % key}
             elif isinstance(value, (int, float)):
-                self._config("sensor", "vision_" + key, name, state_topic=state,
-                             value_template=template)
+                yield "sensor", "vision_" + key, name, {
+                    "state_topic": state, "value_template": "{{ value_json.result.%s }}" % key}
 
     def publish_diagnostics(self):
         now = time.ticks_ms()
@@ -188,8 +201,7 @@ class Device:
             try:
                 if self.vision_keys is None and isinstance(vision.result, dict):
                     self.vision_keys = [key for key in vision.result if _plain(key)][:MAX_VISION]
-                    if self.prefix:
-                        self._vision_configs()
+                    self.announce()  # with the vision entities, now they are known
                 if vision.result_json != self.sent_result or \
                         time.ticks_diff(time.ticks_ms(), sent_at) >= VISION_S * 1000:
                     self.publish_vision()

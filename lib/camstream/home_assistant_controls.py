@@ -39,12 +39,11 @@ def _value(payload):
 class ControlEntities:
     """The controls' discovery configs, states and commands."""
 
-    def __init__(self, controls, client, base, config):
+    def __init__(self, controls, client, base):
         self.controls = controls
         self.client = client
         self.state = base + "/controls"
         self.commands = base + "/set/"
-        self.config = config  # config(component, key, name, **fields) sends one discovery config
         self.accepted = 0
         self.refused = 0
         self.last_refused = None
@@ -55,23 +54,25 @@ class ControlEntities:
         return {"commands": self.accepted, "commands_refused": self.refused,
                 "last_refused": self.last_refused}
 
-    def announce(self):
+    def configs(self):
+        """Each control's discovery config: (platform, key, name, its fields)."""
         for control, about in self.controls.describe().items():
             fields = {"command_topic": self.commands + control, "state_topic": self.state,
                       "entity_category": "config",
                       "value_template": "{{ value_json.%s }}" % control}
             if "choices" in about:
-                self.config("select", control, _name(control), options=about["choices"], **fields)
+                fields["options"] = about["choices"]
+                yield "select", control, _name(control), fields
             elif isinstance(about["value"], bool):
                 fields["value_template"] = "{{ 'ON' if value_json.%s else 'OFF' }}" % control
-                self.config("switch", control, _name(control), **fields)
+                yield "switch", control, _name(control), fields
             else:
-                self.config("number", control, _name(control), min=about["min"],
-                            max=about["max"], step=1, **fields)
+                fields.update(min=about["min"], max=about["max"], step=1)
+                yield "number", control, _name(control), fields
         for action, name, kind in (("save", "Save settings", None),
                                    ("restart", "Restart", "restart")):
-            self.config("button", action, name, command_topic=self.commands + action,
-                        entity_category="config", device_class=kind)
+            yield "button", action, name, {"command_topic": self.commands + action,
+                                           "entity_category": "config", "device_class": kind}
 
     def publish(self):
         values = {control: about["value"] for control, about in self.controls.describe().items()}

@@ -93,6 +93,11 @@ class MqttClient:
         else:
             self.dropped += 1
 
+    async def sent(self):
+        """Return once the outbox is empty: what was published has been written."""
+        while self.outbox:
+            await asyncio.sleep_ms(10)
+
     def subscribe(self, topic):
         self.subscriptions.append(topic)
 

@@ -219,9 +219,12 @@ class Recorder:
                 if item[0] == "start":
                     clip = await self._open(item[1], item[2], item[3])
                 elif item[0] == "frame" and clip:
-                    if not await self._add(clip, item[1]):
+                    if not await self._add(clip, item[1]):  # no room left: the clip ends,
+                        self._release(item)  # and recording waits for room
                         clip = await self._close(clip)
                         self.clip = None
+                        await self._wait_out(None)
+                        continue
                 elif item[0] == "end" and clip:
                     clip = await self._close(clip)
                 elif item[0] == "lapse":
