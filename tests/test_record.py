@@ -31,8 +31,8 @@ def recording(start, tmp_path, record=None, env=None, vision=True, card=None, **
     environ.update(card or {})
     environ.update(env or {})
     settings = {"record": dict({"dir": "/sdcard/clips"}, **(record or {}))}
-    fw = start(settings=settings, env=environ, heap=HEAP, script=CARD_START,
-               vision=motion_source() if vision else None, **more)
+    fw = start(settings=settings, env=environ, script=CARD_START,
+               vision=motion_source() if vision else None, **dict({"heap": HEAP}, **more))
     fw.card = str(card_dir)
     return fw
 
@@ -237,6 +237,17 @@ def test_the_page_lists_plays_and_deletes_clips(start, tmp_path, browser):
     browser.find_element("css selector", "[data-del='%s']" % name).click()
     assert wait_for(lambda: clips(fw) == [], 10)
     assert wait_for(lambda: "none yet" in browser.find_element("id", "cliplist").text, 10)
+
+
+def test_the_pre_roll_is_shortened_to_what_the_heap_holds_and_says_so(start, tmp_path):
+    fw = recording(start, tmp_path, heap="512K", vision=False)
+    pre = fw.status()["record"]["pre_roll_s"]
+    assert 0 < pre < 2, pre
+    assert "pre-roll shortened to %.1f s" % pre in fw.console()
+    small = start(settings={"record": {}})  # the default heap: no room beside the viewers'
+    assert small.status()["record"]["state"] == "no room"
+    assert "record: no room in the heap" in small.console()
+    assert small.get("/snapshot.jpg")[0] == 200  # the camera streams on
 
 
 def test_without_record_settings_nothing_of_it_is_loaded(start):

@@ -71,18 +71,23 @@ class Recorder:
         self.max_ms = cfg["record.max_s"] * 1000
         self.lapse_ms = cfg["record.timelapse_s"] * 1000
         self.budget = cfg["record.max_mb"] * 1024 * 1024
+        self.frame_bytes = frame_bytes
         self.keep_s = cfg["record.keep_days"] * 86400
         wanted = cfg["record.pre_s"] * self.fps
         gc.collect()
-        room = max((gc.mem_free() - RESERVE) // frame_bytes - QUEUE, 0)
-        self.pre = min(wanted, room)
+        room = max((gc.mem_free() - RESERVE) // frame_bytes, 0)
         self.pool = []
         try:
-            while len(self.pool) < self.pre + QUEUE:
+            while len(self.pool) < min(wanted + QUEUE, room):
                 self.pool.append(Slot(frame_bytes))
         except MemoryError:
-            self.pre = max(len(self.pool) - QUEUE, 0)
-        if self.pre < wanted:
+            pass
+        self.pre = max(len(self.pool) - QUEUE, 0)
+        if not self.pool:
+            log("record: no room in the heap for a %d KB frame beside the %d KB kept free: "
+                "nothing is recorded (a smaller camera.buffer_kb, or a board with more heap)"
+                % (frame_bytes // 1024, RESERVE // 1024))
+        elif self.pre < wanted:
             log("record: room for %d frames of pre-roll of the %d asked (%d s at %d fps): "
                 "pre-roll shortened to %.1f s" % (self.pre, wanted, cfg["record.pre_s"],
                                                   self.fps, self.pre / self.fps))
@@ -91,7 +96,8 @@ class Recorder:
         self.queue = []  # for the writer: ("start", name, slot, result), ("frame", slot),
         # ("end",), ("lapse", slot)
         self.queued = asyncio.Event()
-        self.state = "idle"  # recording, paused (card full), no card
+        self.state = "idle" if self.pool else "no room"  # recording, paused (card full),
+        # no card
         self.clip = None  # while an event records: [name, began ticks, last event ticks,
         # manual end ticks or None]
         self.manual = None  # POST /record: seconds asked, until a clip takes them
@@ -248,7 +254,7 @@ class Recorder:
 
     async def _open(self, name, thumb, result):
         """A new clip: room made for it, its thumbnail, its file."""
-        need = 4 * self.fps * len(self.pool[0].buf)  # a few seconds of frames
+        need = 4 * self.fps * self.frame_bytes  # a few seconds of frames
         self._make_room(need)
         if thumb:
             with open(self._path(name + ".jpg"), "wb") as f:
@@ -283,10 +289,16 @@ class Recorder:
     async def _close(self, writer):
         frames, size = await writer.close(self.fps)
         final = self._path(writer.name + ".avi")
+        self.state = "idle" if self.state == "recording" else self.state
+        if not frames:  # every frame dropped: nothing to keep
+            for path in (final + PART, self._path(writer.name + ".jpg")):
+                if _exists(path):
+                    os.remove(path)
+            log("record: clip %s kept no frame" % writer.name)
+            return None
         os.rename(final + PART, final)
         self._describe(writer.name, writer.began, frames, size, writer.result)
         self.clips += 1
-        self.state = "idle" if self.state == "recording" else self.state
         log("record: clip %s, %d frames (%.1f s)" % (writer.name, frames, frames / self.fps))
         self.used = self._usage()
         return None
@@ -421,7 +433,7 @@ class Recorder:
             await asyncio.sleep_ms(RETRY_MS)
             try:
                 self._tidy()
-                self._make_room(4 * self.fps * len(self.pool[0].buf))
+                self._make_room(4 * self.fps * self.frame_bytes)
             except OSError:
                 continue
             log("record: the card is back, with room")
