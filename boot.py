@@ -9,7 +9,9 @@ deploy cut short leaves the old image booting, whole. main.py counts each start 
 and the image removes `trial` once it has served for a while (camstream/slots.py). When two
 starts on trial ended without that, the image is given up here: `active` names the previous
 slot again and `rollback` says which build was given up, and why. Without slots, the flat
-layout (/flash/lib) is used.
+layout (/flash/lib) is used. The file helpers are boot.py's own (camstream/slots.py has
+their like): nothing that decides a rollback may come from an image that may be the broken
+one.
 """
 import os
 import sys

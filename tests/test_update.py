@@ -13,7 +13,7 @@ import time
 import pytest
 
 from firmware import IMAGE, ROOT, free_port, wait_for
-from test_deploy import PYTHON, FakeBoard, build_of
+from test_deploy import PYTHON, FakeBoard, board, build_of  # noqa: F401 (board: a fixture)
 from test_robustness import Streaming
 
 DEPLOY = os.path.join(ROOT, "tools", "deploy_http.py")
@@ -348,18 +348,6 @@ def test_updates_need_a_login_and_viewers_keep_their_rate_meanwhile(camera, imag
     seconds, counts = viewers.finish()
     assert min(counts) >= 0.9 * 30 * seconds, (counts, seconds)
 
-
-@pytest.fixture
-def board(tmp_path):
-    boards = []
-
-    def _board(**kwargs):
-        boards.append(FakeBoard(str(tmp_path / ("open%d" % len(boards))), **kwargs))
-        return boards[-1]
-
-    yield _board
-    for b in boards:
-        b.stop()
 
 
 def test_make_run_is_a_board_that_takes_updates_and_rolls_back(tmp_path, images):
