@@ -254,3 +254,14 @@ def test_without_record_settings_nothing_of_it_is_loaded(start):
     fw = start()
     assert "record" not in fw.status() and fw.get("/clips.json")[0] == 404
     assert not re.search("record", fw.console())
+
+
+def test_clips_older_than_keep_days_go_at_start(start, tmp_path):
+    folder = tmp_path / "card" / "clips"
+    folder.mkdir(parents=True)
+    for name in ("20200101-000000", "lapse-20200102"):  # years old
+        for suffix in (".avi", ".jpg", ".json"):
+            (folder / (name + suffix)).write_bytes(b"old")
+    fw = recording(start, tmp_path, {"keep_days": 30}, vision=False)
+    assert wait_for(lambda: not os.listdir(folder), 10), os.listdir(folder)
+    assert clips(fw) == []
