@@ -226,24 +226,27 @@ class Recorder:
                     clip = await self._open(item[1], item[2], item[3])
                 elif item[0] == "frame" and clip:
                     if not await self._add(clip, item[1]):  # no room left: the clip ends,
-                        self._release(item)  # and recording waits for room
-                        clip = await self._close(clip)
-                        self.clip = None
+                        clip = await self._close(clip)  # and recording waits for room
+                        self._let_go(item)
                         await self._wait_out(None)
                         continue
                 elif item[0] == "end" and clip:
                     clip = await self._close(clip)
                 elif item[0] == "lapse":
                     lapse = await self._lapse(lapse, item[1])
-            except OSError as exc:
-                clip = lapse = None  # the clip ends as far as it got (finished at the next
-                self.clip = None  # look at the card), and what waited is let go
-                for waiting in [item] + self.queue:
-                    self._release(waiting)
-                self.queue = []
+            except OSError as exc:  # the clip ends as far as it got (finished at the next
+                clip = lapse = None  # look at the card)
+                self._let_go(item)
                 await self._wait_out(exc)
                 continue
             self._release(item)
+
+    def _let_go(self, item):
+        """End the clip being recorded, and let go of `item` and what waits after it."""
+        self.clip = None
+        for waiting in [item] + self.queue:
+            self._release(waiting)
+        self.queue = []
 
     def _release(self, item):
         if item[0] in ("frame", "lapse") and item[1] not in self.free:
@@ -266,25 +269,24 @@ class Recorder:
         return clip
 
     async def _add(self, writer, slot):
-        """Write a frame, making room when the card or the budget is full; False when there
-        is none: the clip ends there."""
+        """Write a frame; when the budget or the card is full, the oldest clips go first.
+        False when no room can be made: the clip ends there."""
         size = slot.size + 8
         for attempt in (1, 2):
             try:
-                if self.budget and self.used + size > self.budget:
+                if self.budget and self.used + size > self.budget or attempt == 2:
                     self._make_room(size, writer.name)
                 await writer.add(slot.jpeg())
-                self.written += 1
-                self.used += size
-                return True
             except OSError as exc:
-                if exc.args[0] != ENOSPC or attempt == 2:
-                    if exc.args[0] == ENOSPC:
-                        self._failed(exc, "paused")
-                        return False
+                if exc.args[0] != ENOSPC:
                     raise
-                self._make_room(size, writer.name)
-        return False
+                if attempt == 2:
+                    self._failed(exc, "paused")
+                    return False
+                continue
+            self.written += 1
+            self.used += size
+            return True
 
     async def _close(self, writer):
         frames, size = await writer.close(self.fps)
