@@ -366,6 +366,9 @@ def test_make_run_is_a_board_that_takes_updates_and_rolls_back(tmp_path, images)
         code, output = deploy_http(desk, images["new"])
         assert code == 0 and "running build %s (slot b)" % build_of(images["new"]) in output, \
             output + desk.console()
+        viewer = Streaming(port, 1, headers=AUTH)
+        time.sleep(1)
+        assert viewer.finish()[1][0] > 0  # the stream is back
         code, output = deploy_http(desk, images["raises_at_import"])
         assert code == 1 and "rolled back to build %s" % build_of(images["new"]) in output, \
             output + desk.console()
