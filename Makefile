@@ -1,6 +1,6 @@
 # Camera firmware: build, run on the host, test, benchmark, flash.
 PORT ?= 8080
-HEAP ?= 288K
+HEAP ?= 296K
 FPS ?= 30
 
 VENV ?= .venv
