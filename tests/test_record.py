@@ -155,7 +155,8 @@ def test_a_card_pulled_mid_clip_keeps_what_was_written(start, tmp_path):
     assert wait_for(lambda: fw.status()["record"]["frames_written"] >= 10, 20)
     gone = fw.card + ".gone"
     open(gone, "w").close()
-    assert wait_for(lambda: fw.status()["record"]["state"] == "no card", 10), fw.status()
+    assert wait_for(lambda: fw.status()["record"]["state"] == "no card", 10), \
+        (fw.status()["record"], fw.console())
     assert fw.status()["record"]["errors"] >= 1
     os.remove(gone)
     assert wait_for(lambda: clips(fw) and fw.status()["record"]["state"] == "idle", 15)
@@ -265,3 +266,14 @@ def test_clips_older_than_keep_days_go_at_start(start, tmp_path):
     fw = recording(start, tmp_path, {"keep_days": 30}, vision=False)
     assert wait_for(lambda: not os.listdir(folder), 10), os.listdir(folder)
     assert clips(fw) == []
+
+
+def test_a_card_that_fills_mid_clip_ends_the_clip_whole_and_pauses(start, tmp_path):
+    fw = recording(start, tmp_path, env={"SIM_STILL": "1"}, card={"SIM_CARD_KB": "700"})
+    assert fw.post("/record", {"seconds": 30})[0] == 200  # 3 MB asked of a 700 KB card
+    assert wait_for(lambda: fw.status()["record"]["state"] == "paused", 30), fw.status()
+    assert wait_for(lambda: clips(fw), 10)
+    clip = clips(fw)[0]
+    frames, _, _ = probe(clip_path(fw, clip["name"]))
+    assert frames == clip["frames"] and frames >= 10, (frames, clip)
+    assert "paused: the card is full" in fw.console()

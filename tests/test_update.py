@@ -88,7 +88,7 @@ def camera(tmp_path):
     boards = []
 
     def _camera(**kwargs):
-        b = FakeBoard(str(tmp_path / ("board%d" % len(boards))), settings={"login": LOGIN},
+        b = FakeBoard(str(tmp_path / ("camera%d" % len(boards))), settings={"login": LOGIN},
                       **kwargs)
         boards.append(b)
         status, output = b.deploy()

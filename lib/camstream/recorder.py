@@ -26,6 +26,7 @@ RESERVE = 64 * 1024  # free heap left beside the pool, for viewers and vision.py
 QUEUE = 3  # slots beyond the pre-roll, for frames waiting for the card
 RETRY_MS = 2000  # a missing card, or a full one, is looked at again this often
 ENOSPC = 28
+INDEX_SLACK = 1024  # room kept beyond each frame: the clip's index must fit when it ends
 PART = ".part"  # a file being written: finished at the next start if it is still there
 
 
@@ -109,8 +110,12 @@ class Recorder:
         self.used = 0
 
     def stats(self):
+        try:
+            free = round(self._free_bytes() / 1048576, 2)
+        except OSError:
+            free = None
         return {"state": self.state, "clips": self.clips, "mb_used": round(self.used / 1048576, 2),
-                "mb_free": round(self._free_bytes() / 1048576, 2), "frames_written": self.written,
+                "mb_free": free, "frames_written": self.written,
                 "frames_dropped": self.dropped, "errors": self.errors,
                 "last_error": self.last_error, "pre_roll_s": self.pre / self.fps,
                 "recording": self.clip[0] if self.clip else None}
@@ -272,10 +277,12 @@ class Recorder:
         """Write a frame; when the budget or the card is full, the oldest clips go first.
         False when no room can be made: the clip ends there."""
         size = slot.size + 8
+        closing = 16 * (writer.frames + 1) + INDEX_SLACK  # room kept to finish the clip
         for attempt in (1, 2):
             try:
-                if self.budget and self.used + size > self.budget or attempt == 2:
-                    self._make_room(size, writer.name)
+                if self.budget and self.used + size > self.budget or attempt == 2 or \
+                        self._free_bytes() < size + closing:
+                    self._make_room(size + closing, writer.name)
                 await writer.add(slot.jpeg())
             except OSError as exc:
                 if exc.args[0] != ENOSPC:
@@ -354,11 +361,8 @@ class Recorder:
         self.used = self._usage()
 
     def _free_bytes(self):
-        try:
-            stat = os.statvfs(self.dir)
-            return stat[1] * stat[4]
-        except OSError:
-            return 0
+        stat = os.statvfs(self.dir)  # OSError when the card is gone
+        return stat[1] * stat[4]
 
     def _names(self):
         """The finished clips' names, oldest first."""
