@@ -4,14 +4,13 @@ A file is written as a header of fixed size (zeros until the end), then each JPE
 chunk of the `movi` list, then at the end the `idx1` index and the header filled in. The
 index is rebuilt from the chunks themselves, so a file cut short by a power cut or a lost
 card is finished the same way at the next start (`finish`): its whole frames kept, a frame
-cut off dropped. Writes go out in pieces of at most SLICE bytes, with the loop's turn between
-two, so a slow card never holds up a viewer.
+cut off dropped. Writes are paced (paced.py), so a slow card never holds up a viewer.
 """
-import asyncio
 import struct
 import time
 
-SLICE = 1024  # bytes written at a time
+from . import paced
+
 HEADER = 224  # RIFF, hdrl (avih, strl: strh, strf), the movi list's head
 MOVI = HEADER - 4  # where "movi" sits: index offsets count from it
 FRAME = b"00dc"
@@ -52,16 +51,6 @@ def jpeg_size(jpeg):
     return 0, 0
 
 
-async def write_slices(f, data, pause):
-    """Write `data` SLICE bytes at a time, calling `pause(ms the write took)` between two:
-    the writer's turn ends there."""
-    view = memoryview(data)
-    for at in range(0, len(view), SLICE):
-        began = time.ticks_ms()
-        f.write(view[at:at + SLICE])
-        await pause(time.ticks_diff(time.ticks_ms(), began))
-
-
 class Writer:
     """One AVI file being written; with `append`, a finished or cut-off one written on from
     its last whole frame."""
@@ -84,8 +73,8 @@ class Writer:
     async def add(self, jpeg):
         size = len(jpeg)
         try:
-            await write_slices(self.f, struct.pack("<4sI", FRAME, size), self.pause)
-            await write_slices(self.f, jpeg, self.pause)
+            await paced.write(self.f, struct.pack("<4sI", FRAME, size), self.pause)
+            await paced.write(self.f, jpeg, self.pause)
             if size & 1:
                 self.f.write(b"\x00")
         except OSError:
@@ -117,7 +106,7 @@ async def finish(path, fps, pause):
         end += end & 1
         f.seek(end)
         f.write(b"idx1" + struct.pack("<I", 16 * len(chunks)))
-        per_slice = SLICE // 16
+        per_slice = paced.SLICE // 16
         for first in range(0, len(chunks), per_slice):
             entries = bytearray()
             for offset, size in chunks[first:first + per_slice]:

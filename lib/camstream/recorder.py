@@ -5,10 +5,9 @@ costs a copy and a write, never an encode.
 
 The sampler copies each frame into a slot of a pool allocated at start: the last `pre_s` of
 them are the pre-roll, and an event queues them, then the frames that follow, for the
-writer. The writer writes the queue to the card a slice at a time and pauses twice as long
-as each write took, so the loop is the viewers' for two thirds of any stretch however slow
-the card; when it falls behind, the pool runs dry and the sampler drops recorded frames
-(counted), never live ones. A full card loses its oldest clips, then pauses recording; a
+writer. The writer's writes are paced (paced.py), so the loop is the viewers' for two
+thirds of any stretch however slow the card; when it falls behind, the pool runs dry and
+the sampler drops recorded frames (counted), never live ones. A full card loses its oldest clips, then pauses recording; a
 failing or missing card ends the clip as far as it got; a clip cut off by a power cut is
 finished at the next start (avi.finish): what was written is kept.
 """
@@ -18,7 +17,7 @@ import json
 import os
 import time
 
-from . import avi
+from . import avi, paced
 from .clock import wall_clock, utc
 from .log import log, log_limited
 
@@ -129,9 +128,13 @@ class Recorder:
     async def sample(self):
         period = 1000 // self.fps
         seen = 0
-        lapse_due = time.ticks_ms()
-        while True:
-            await asyncio.sleep_ms(period)
+        due = lapse_due = time.ticks_ms()
+        while True:  # on a schedule, so a late wake-up does not slow the recorded rate
+            due = time.ticks_add(due, period)
+            late = time.ticks_diff(time.ticks_ms(), due)
+            if late > period:
+                due = time.ticks_ms()  # fell behind: no burst of catch-up samples
+            await asyncio.sleep_ms(max(-late, 0))
             frame = self.hub.frame
             if frame is None or frame.seq == seen:
                 continue
@@ -211,9 +214,6 @@ class Recorder:
 
     # the writer
 
-    async def pause(self, took_ms):
-        await asyncio.sleep_ms(2 * took_ms)
-
     async def write(self):
         """Write what the sampler queues, forever; faults are counted, and waited out."""
         try:
@@ -266,10 +266,10 @@ class Recorder:
         self._make_room(need)
         if thumb:
             with open(self._path(name + ".jpg"), "wb") as f:
-                await avi.write_slices(f, thumb.jpeg(), self.pause)
+                await paced.write(f, thumb.jpeg())
         self.state = "recording"
         log("record: clip %s started" % name)
-        clip = avi.Writer(self._path(name + ".avi" + PART), self.pause)
+        clip = avi.Writer(self._path(name + ".avi" + PART), paced.pause)
         clip.name, clip.result, clip.began = name, result, wall_clock.ms() // 1000
         return clip
 
@@ -328,7 +328,7 @@ class Recorder:
             append = _exists(path)
             if append:
                 os.rename(path, path + PART)  # finished earlier today: go on from its end
-            writer = avi.Writer(path + PART, self.pause, append)
+            writer = avi.Writer(path + PART, paced.pause, append)
             writer.name, writer.result, writer.began = day, {"timelapse_s": self.lapse_ms
                                                              // 1000}, wall_clock.ms() // 1000
         await writer.add(slot.jpeg())
@@ -407,7 +407,7 @@ class Recorder:
         for part in [f for f in files if f.endswith(".avi" + PART)]:
             name = part[:-len(".avi" + PART)]
             path = self._path(part)
-            frames, size = _run(avi.finish(path, self.fps, _no_pause))
+            frames, size = _run(avi.finish(path, self.fps, paced.no_pause))
             if frames:
                 os.rename(path, path[:-len(PART)])
                 if not _exists(self._path(name + ".json")):
@@ -453,10 +453,6 @@ def _exists(path):
         return True
     except OSError:
         return False
-
-
-async def _no_pause(took_ms):
-    pass
 
 
 def _run(coroutine):

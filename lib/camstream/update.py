@@ -22,6 +22,7 @@ import os
 
 from microdot import Response
 
+from . import paced
 from .log import log
 from .slots import read, remove, running, write
 
@@ -240,11 +241,10 @@ async def write_file(body, slot, size, path, pending, digest):
         while left:
             piece = pending or await body.read(min(PIECE, left))
             piece, pending = piece[:left], piece[left:]
-            f.write(piece)
+            await paced.write(f, piece)
             if hashed:
                 digest.update(piece)
             left -= len(piece)
-            await asyncio.sleep_ms(0)  # between two writes, the viewers' turn
     return pending
 
 
