@@ -40,8 +40,9 @@ class Firmware:
 
     def __init__(self, workdir, heap=HEAP, settings=None, env=None, image=IMAGE, script=None,
                  vision=None, preexec=None, interpreter=MICROPYTHON, host=HOST,
-                 testcard=TESTCARD):
+                 testcard=TESTCARD, address="127.0.0.1"):
         self.workdir = workdir
+        self.address = address  # where clients reach it: loopback, or a board stack's TUN
         self.port = free_port()
         self.lines = []
         cfg = {"port": self.port}
@@ -93,7 +94,7 @@ class Firmware:
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "http://%s:%d" % (self.address, self.port)
 
     def get(self, path, method="GET", timeout=10):
         """(status, headers, body) of one request."""
@@ -144,12 +145,12 @@ class Firmware:
 class MjpegReader:
     """A viewer: reads /stream.jpg over a raw socket and checks the multipart framing."""
 
-    def __init__(self, port, rcvbuf=None, path="/stream.jpg", headers=None):
+    def __init__(self, port, rcvbuf=None, path="/stream.jpg", headers=None, host="127.0.0.1"):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(10)
-        self.sock.connect(("127.0.0.1", port))
+        self.sock.connect((host, port))
         more = "".join("%s: %s\r\n" % item for item in (headers or {}).items())
         self.sock.sendall(b"GET %s HTTP/1.1\r\nHost: camera\r\n%s\r\n" % (path.encode(),
                                                                           more.encode()))
@@ -225,7 +226,7 @@ def wait_for(predicate, timeout=10, interval=0.05):
     return predicate()
 
 
-def first_parts(port, count, timeout=20):
+def first_parts(port, count, timeout=20, host="127.0.0.1"):
     """Open `count` stream requests at once and keep them open; (seconds until each had its
     status line and, for a 200, its first whole part, by status, b"closed" for one closed or
     reset unanswered), and those left unanswered."""
@@ -234,7 +235,7 @@ def first_parts(port, count, timeout=20):
     for _ in range(count):
         s = socket.socket()
         s.setblocking(False)
-        s.connect_ex(("127.0.0.1", port))
+        s.connect_ex((host, port))
         sel.register(s, selectors.EVENT_WRITE, {"buf": b"", "sent": False})
     done = {}
     answered = []

@@ -31,7 +31,7 @@ def frame_source(cfg):
 
 
 async def serve(cfg, camera, hub):
-    from . import health, net
+    from . import health, net, stack
     from .build import ID
     from .capture import capture_loop
     from .server import Server
@@ -45,11 +45,15 @@ async def serve(cfg, camera, hub):
     else:
         del load_vision
         forget("vision")  # no vision.py: the stage's code leaves the heap
-    connections = cfg["viewers.max"] + 4
+    limits = stack.limits()
+    connections, most = stack.budget(limits, cfg["viewers.max"], 1 if cfg["mqtt.host"] else 0)
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
-                 cfg["viewers.stall_timeout_s"] * 1000, connections)
-    viewers = Viewers(hub, cfg["viewers.max"], app.writer)
+                 cfg["viewers.stall_timeout_s"] * 1000, connections, limits)
+    viewers = Viewers(hub, most, app.writer)
+    if app.link:  # a paced frame takes longer: only a viewer the link would drop is evicted
+        from .link import STUCK_MS
+        hub.evict_ms = 2 * STUCK_MS
     controls = shared_controls(camera, hub)
     sections = {"update": update_status}  # more parts of /status.json, by name
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set

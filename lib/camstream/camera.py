@@ -66,6 +66,10 @@ class Camera:
             missed = True
             await asyncio.sleep_ms(POLL_MS)
 
+    def interval_ms(self):
+        """The sensor's frame interval, as learnt (0 before it is)."""
+        return self.period_us // 1000
+
     def pause(self):
         """The caller waits between frames (a rate cap, idle): the next gap is its own, not
         the sensor's interval."""

@@ -6,6 +6,7 @@ from .clock import wall_clock
 from .log import log_limited
 
 RETRY_MAX_MS = 5000
+YIELD_MS = 2  # the least a frame that took longer than the sensor's interval yields
 
 
 def retry_delay_ms(failures):
@@ -48,11 +49,15 @@ async def capture_loop(camera, hub, stages=(), idle_fps=0, watched=lambda: True)
 
 
 async def pace(camera, hub, began, idle_fps, watched):
-    """Wait out the rest of this frame's interval under the rate cap, or the idle rate."""
+    """Wait out the rest of this frame's interval under the rate cap, or the idle rate; at
+    least YIELD_MS however late the frame, so that requests, the writes and the watchdog's
+    supervisor run between any two frames."""
     idle = idle_fps and not watched()
     fps = min(camera.fps_cap or idle_fps, idle_fps) if idle else camera.fps_cap
     rest = 1000 // fps - time.ticks_diff(time.ticks_ms(), began) if fps else 0
     if rest <= 0:
+        if time.ticks_diff(time.ticks_ms(), began) >= camera.interval_ms():
+            await asyncio.sleep_ms(YIELD_MS)  # a slow frame: the snapshot will not wait
         return
     camera.pause()
     if not idle:

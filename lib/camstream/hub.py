@@ -6,7 +6,7 @@ frame size) and keeps its room when frames get smaller: room given back to the h
 split by small objects, and a larger frame size could not have it back. A buffer is refilled
 only when no viewer is writing it. Slow viewers cannot pin the pool: one that fell behind
 shares a frame already held rather than pin another buffer, and when the capture finds
-every buffer held, the viewers of the oldest frame, if it is older than `EVICT_MS`, are
+every buffer held, the viewers of the oldest frame, if it is older than `evict_ms`, are
 dropped to free it.
 """
 import asyncio
@@ -83,6 +83,7 @@ class FrameHub:
         self.capture_errors = 0
         self.skipped = 0  # captures dropped because every buffer was held
         self.evicted = 0  # viewers dropped to free a buffer they held too long
+        self.evict_ms = EVICT_MS  # longer where the writes are paced (app.py)
         self.evict = lambda frame: None  # ends the connections writing `frame`: set by Viewers
         self.deliver = lambda frame: None  # writes a frame to the waiting viewers: likewise
         self.event = asyncio.Event()  # pulsed for each frame, for whoever else waits for one
@@ -144,7 +145,7 @@ class FrameHub:
         for frame in self.pool:
             if frame is not self.frame and (oldest is None or frame.seq < oldest.seq):
                 oldest = frame
-        if oldest is None or oldest.age_ms() < EVICT_MS:
+        if oldest is None or oldest.age_ms() < self.evict_ms:
             return None
         self.evicted += oldest.readers
         self.evict(oldest)

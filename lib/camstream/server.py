@@ -4,22 +4,28 @@ microdot reads requests with asyncio's unbounded `readline`, has no timeouts and
 `Stream.awrite`, which copies whatever a busy socket cannot take yet. This subclass reads the
 head through `HeadReader`, writes through `SocketWriter`, and polices every connection: a
 request head must arrive within a deadline, and a socket that accepts nothing for
-`stall_ms` is closed.
+`stall_ms` is closed. On a board's lwIP stack the writes go through the `Link`, and the
+connections are kept within the stack's count.
+
+A GET request's last byte is left unread in the socket until the connection ends: closed with
+it unread, the socket is reset at once, which is how a dropped connection frees what it holds
+in lwIP's memory (modlwip has no SO_LINGER); any other close reads it first, and ends cleanly.
 """
 import asyncio
+import socket
 import time
 from asyncio import core  # MicroPython's scheduler: its I/O queue, as Stream.drain uses it
 
 from microdot import Microdot, Request, Response
 
 from .log import log_limited
+from .stack import no_delay
 
 Request.max_content_length = 1024  # the largest body a route takes (POST /control): larger get 413
 Request.max_body_length = 1024
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
-IPPROTO_TCP = 6  # the same numbers in lwIP and Linux
-TCP_NODELAY = 1
 EAGAIN = 11
+MSG_PEEK = getattr(socket, "MSG_PEEK", 0)
 
 
 class Rejected(Exception):
@@ -46,12 +52,28 @@ class HeadReader:
         self.lines_left = max_headers + 2  # the request line and the blank line end
         self.buf = b""
         self.length = None  # the Content-Length given
+        self.held = 0  # bytes read (peeked) but left in the socket: the head's last one
 
     async def _fill(self):
-        data = await self.stream.read(512)
+        sock = self.stream.s
+        if not (MSG_PEEK and hasattr(sock, "recv")):  # no peeking: the byte is not held
+            data = await self.stream.read(512)
+        else:
+            yield core._io_queue.queue_read(sock)
+            data = sock.recv(512 + self.held, MSG_PEEK)[self.held:]
+            hold = 1 if data.endswith(b"\n\r\n") or data.endswith(b"\n\n") else 0
+            if len(data) + self.held - hold:
+                sock.recv(len(data) + self.held - hold)
+            self.held = hold
         if not data:
             raise Closed()
         self.buf += data
+
+    def release(self):
+        """Read the held byte: the connection may now close cleanly, or read on."""
+        if self.held:
+            self.stream.s.recv(self.held)
+            self.held = 0
 
     async def readline(self):
         while True:
@@ -85,6 +107,7 @@ class HeadReader:
             self.length = value
 
     async def read(self, n=-1):
+        self.release()  # a body follows the head
         if not self.buf:
             await self._fill()
         if n < 0:
@@ -93,6 +116,7 @@ class HeadReader:
         return data
 
     async def readexactly(self, n):
+        self.release()
         while len(self.buf) < n:
             await self._fill()
         return await self.read(n)
@@ -100,27 +124,38 @@ class HeadReader:
 
 class SocketWriter:
     """Writes buffers to the non-blocking socket straight from where they are: nothing is
-    copied when the socket is busy, and nothing yields when the socket takes it all."""
+    copied when the socket is busy, and nothing yields when the socket takes it all. On
+    lwIP, the `link` writes them, in turn with every other connection."""
 
-    def __init__(self, stream, deadline):
+    def __init__(self, stream, deadline, link=None):
         self.sock = stream.s
         self.deadline = deadline  # for the request head; None once it has arrived
         self.blocked_since = None  # while the socket takes nothing
         self.body = None  # the response body being written
+        self.head = None  # the HeadReader, which may hold the request's last byte
+        self.link = link
+        if link:
+            self.rest = self.failure = None  # what the link has yet to write, and its error
+            self.done = asyncio.Event()
 
     def peer_gone(self):
         """True if the client has closed or reset the connection. Only once the request is
         read: this reads (and drops) whatever the client sent after it."""
         try:
+            self.head.release()
             return self.sock.recv(1) == b""
         except OSError as exc:
             return exc.args[0] != EAGAIN
 
     def write_now(self, buf):
-        """Write what the socket takes of `buf` at once, never waiting: the bytes taken."""
-        return self.sock.write(buf) or 0
+        """Write what the socket takes of `buf` at once, never waiting: the bytes taken (on
+        lwIP none: the link writes them in turn)."""
+        return 0 if self.link else self.sock.write(buf) or 0
 
     async def awrite(self, buf):
+        if self.link:
+            await self.link.write(self, buf)
+            return
         rest = buf  # written whole when the socket takes it: no view or slice per frame
         while len(rest):
             n = self.sock.write(rest) or 0  # None: the socket took nothing
@@ -137,8 +172,12 @@ class Server(Microdot):
     """microdot with request limits, deadlines, stall detection and a connection cap."""
 
     def __init__(self, head_timeout_ms=5000, max_line=2048, max_head=4096, max_headers=32,
-                 stall_ms=10000, max_connections=12):
+                 stall_ms=10000, max_connections=12, limits=None):
         super().__init__()
+        self.link = None  # on lwIP (stack.Limits given), the one writer of every connection
+        if limits:
+            from .link import Link
+            self.link = Link(limits, lambda out: self.drop(out.task))
         self.head_timeout_ms = head_timeout_ms
         self.stall_ms = stall_ms
         self.head_limits = (max_line, max_head, max_headers)
@@ -154,12 +193,18 @@ class Server(Microdot):
 
     async def start_server(self, host="0.0.0.0", port=80, backlog=5):
         """Listen with room for a burst of connections: asyncio's default backlog is 5."""
+        if self.link:
+            asyncio.create_task(self.link.run())
         self.server = await asyncio.start_server(self.handle_request, host, port, backlog)
         await self.server.wait_closed()
 
     async def handle_request(self, reader, writer):
         if len(self.open) >= self.max_connections and not self.prune():  # bounds the heap
             self.turned_away += 1
+            try:  # the request is read first: closed with it unread, the socket would reset
+                await asyncio.wait_for_ms(reader.read(1024), 1000)
+            except Exception:
+                pass
             try:
                 await writer.awrite(BUSY)
             except OSError:
@@ -168,15 +213,14 @@ class Server(Microdot):
             return
         task = asyncio.current_task()
         out = self.open[task] = SocketWriter(
-            writer, time.ticks_add(time.ticks_ms(), self.head_timeout_ms))
+            writer, time.ticks_add(time.ticks_ms(), self.head_timeout_ms), self.link)
+        out.head = HeadReader(reader, *self.head_limits)
+        out.task = task
         res = None
         try:
+            no_delay(out.sock)
             try:
-                out.sock.setsockopt(IPPROTO_TCP, TCP_NODELAY, 1)
-            except (OSError, AttributeError):
-                pass  # a stack without the option: small writes may wait for an ACK
-            try:
-                req = await self._read_request(reader, writer)
+                req = await self._read_request(out.head, writer)
             except Rejected as exc:
                 self.rejected += 1
                 req = None
@@ -196,7 +240,11 @@ class Server(Microdot):
         except Exception as exc:
             log_limited("request", "request failed: %r" % (exc,))
         finally:
-            self.open.pop(task, None)
+            if self.open.pop(task, None):  # not dropped: a clean close
+                try:
+                    out.head.release()
+                except OSError:
+                    pass
             close = res is not None and getattr(res.body, "close", None)
             if close:
                 close()
@@ -205,8 +253,7 @@ class Server(Microdot):
             except OSError:
                 pass
 
-    async def _read_request(self, reader, writer):
-        head = HeadReader(reader, *self.head_limits)
+    async def _read_request(self, head, writer):
         try:
             req = await Request.create(self, head, writer, writer.get_extra_info("peername"))
         except (Rejected, Closed, OSError):
@@ -231,7 +278,8 @@ class Server(Microdot):
         return self.open.get(task)
 
     def drop(self, task):
-        """End a connection now: its response lets go of what it holds, its task is cancelled."""
+        """End a connection now: its response lets go of what it holds, its task is cancelled,
+        and its socket is reset (the request's last byte is left unread)."""
         out = self.open.pop(task)
         close = getattr(out.body, "close", None)
         if close:

@@ -48,7 +48,7 @@ SCHEMA = {
     "camera.buffer_kb": (0, whole(0, 512)),
     "camera.buffers": (3, whole(2, 16)),
     "camera.idle_fps": (1, whole(0, 30)),
-    "viewers.max": (8, whole(1, 256)),
+    "viewers.max": (0, whole(0, 256)),  # 0: as many as the network stack carries
     "viewers.stall_timeout_s": (10, whole(1, 600)),
     "requests.timeout_s": (5, whole(1, 60)),
     "requests.max_line": (2048, whole(256, 16384)),

@@ -17,7 +17,7 @@ BAD = {
     "camera.pixformat": ["RGB888", ""],
     "camera.quality": [0, 101, "high", 9],
     "camera.fps_cap": [-1, 500],
-    "viewers.max": [0, 1000, "8"],
+    "viewers.max": [-1, 1000, "8"],
     "viewers.stall_timeout_s": [0, "10"],
     "requests.timeout_s": [0, 61],
     "wifi": ["home", [{"password": "x"}], [{"ssid": ""}], [{"ssid": "a", "password": 5}], {}],
