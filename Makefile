@@ -16,7 +16,7 @@ LIB_FILES := $(patsubst lib/%,$(IMAGE)/lib/%,$(wildcard lib/camstream/*.html))
 MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdot.mpy
 
 
-HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto
+HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto tc:iproute2 unshare:util-linux
 
 .PHONY: all image run test host-tools bench deploy repl logs clean
 
@@ -93,3 +93,4 @@ clean:
 # MP32=../shared/micropython32/micropython adds the smallest heap on a 32-bit build.
 bench: image $(TESTCARD)/.done
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/board_stack.py

@@ -1,19 +1,19 @@
 """The firmware on the boards' network stack: viewers, their rates, the capture rate and the
-VM's time blocked in modlwip's ERR_MEM waits, against one raw lwIP sender in the same link.
+VM's time blocked in modlwip's ERR_MEM waits, against one raw lwIP sender on the same link.
 
-    python bench/board_stack.py [PROFILE VIEWERS RATE DELAY SECONDS]   (one row)
+    python bench/board_stack.py                                   (the table, written to results/)
+    python bench/board_stack.py PROFILE VIEWERS RATE DELAY SECONDS   (one row; - for no shaping)
 """
 import json
 import os
-import re
 import sys
 import tempfile
-import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import boardstack  # noqa: E402
-from firmware import Firmware, MjpegReader, seq_of  # noqa: E402
+from boardstack import Counter  # noqa: E402
+from firmware import Firmware  # noqa: E402
 
 RAW_SENDER = """
 import socket, time
@@ -31,43 +31,6 @@ try:
 except OSError:
     pass
 """
-
-
-class Counter(threading.Thread):
-    """A viewer counting whole, well-formed parts."""
-
-    def __init__(self, host, port):
-        super().__init__(daemon=True)
-        self.host, self.port = host, port
-        self.frames = 0
-        self.bytes = 0
-        self.seq = 0  # the newest frame's sequence number
-        self.error = None
-        self.stop = threading.Event()
-        self.start()
-
-    def run(self):
-        try:
-            reader = MjpegReader(self.port, host=self.host)
-            reader.opening()
-            while not self.stop.is_set():
-                _, jpeg = reader.part()
-                assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9", "a corrupted part"
-                self.frames += 1
-                self.bytes += len(jpeg)
-                self.seq = max(self.seq, seq_of(jpeg) or 0)
-            reader.close()
-        except Exception as exc:  # noqa: BLE001 - reported
-            self.error = exc
-
-
-def blocked_ms(lines):
-    """The VM's total time in modlwip's ERR_MEM waits, from the stack's exit summary."""
-    for line in reversed(lines):
-        match = re.search(r"VM blocked in them (\d+) ms total", line)
-        if match:
-            return int(match.group(1))
-    return None
 
 
 def raw_rate(net, profile, seconds):
@@ -130,14 +93,40 @@ def run(profile, viewers, rate, delay, seconds=15, settings=None):
             return {"profile": profile, "viewers": viewers, "link": rate or "unshaped",
                     "delay": delay, "fps_min": min(fps), "fps_each": fps,
                     "capture_fps": capture, "cpu": cpu, "kbps": total, "raw_kbps": raw,
-                    "blocked_ms": blocked_ms(fw.lines), "errors": errors,
+                    "blocked_ms": boardstack.blocked(fw.lines)[0], "errors": errors,
                     "refused": status.get("connections_turned_away"), "link": status["link"]}
     finally:
         net.close()
 
 
+def table():
+    why = boardstack.missing()
+    if why:
+        print("board stack: skipped (%s)" % why)
+        return
+    rows = [run(profile, viewers, rate, delay, 10)
+            for profile in ("8000", "n6") for rate, delay in ((None, None), ("10mbit", "3ms"))
+            for viewers in (1, 2, 4)]
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    with open(os.path.join(out, "board_stack.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    lines = ["| stack | link | viewers | fps each (min) | capture fps | KB/s | raw lwIP KB/s | "
+             "share | VM blocked (ms) | CPU |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in rows:
+        lines.append("| %s | %s | %d | %.1f | %.1f | %.0f | %.0f | %.0f%% | %s | %.0f%% |" % (
+            r["profile"], "%s + %s" % (r["link"], r["delay"]) if r["delay"] else r["link"],
+            r["viewers"], r["fps_min"], r["capture_fps"], r["kbps"], r["raw_kbps"],
+            100 * r["kbps"] / r["raw_kbps"], r["blocked_ms"], 100 * r["cpu"]))
+    text = "\n".join(lines)
+    with open(os.path.join(out, "board_stack.md"), "w") as f:
+        f.write(text + "\n")
+    print(text)
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:] or ["8000", "2", "10mbit", "3ms", "15"]
-    row = run(args[0], int(args[1]), args[2] if args[2] != "-" else None,
-              args[3] if args[3] != "-" else None, int(args[4]))
-    print(json.dumps(row))
+    if len(sys.argv) > 1:
+        args = sys.argv[1:]
+        print(json.dumps(run(args[0], int(args[1]), args[2] if args[2] != "-" else None,
+                             args[3] if args[3] != "-" else None, int(args[4]))))
+    else:
+        table()

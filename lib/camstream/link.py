@@ -5,9 +5,15 @@ buffers (8000 bytes on most boards), and a write that finds it full holds the wh
 modlwip's retry loop (50 ms a try). So on lwIP the Link writes every connection's bytes
 itself: one segment (TCP_MSS) at a time, round-robin among the connections with bytes
 waiting, under one byte rate for them all. A write that took SLOW_MS or more waited in that
-loop: the stack was full, and the rate drops by a quarter. While the rate is what limits the
-writes it climbs back, quickly up to the rate that last overflowed, then slowly past it. A
-connection whose socket took nothing for STUCK_MS while others wait is dropped (`drop`).
+loop: the stack was full, and the rate drops by a fifth. While the rate is what limits the
+writes it climbs back, quickly to just under what the sockets carried at the last overflow,
+then, after HOLD_MS, slowly past it.
+
+modlwip shows no acknowledgements: a socket's queue is seen only when it is full (a write
+takes less than a segment), holding its whole send buffer. Where one send buffer is more than
+half of lwIP's heap (8000 bytes, 6400 a socket), that starves every other socket, so a full
+socket is dropped at once while others wait (`drop`: its socket reset, which frees what it
+held); elsewhere it is dropped when it has taken nothing for STUCK_MS while others wait.
 """
 import asyncio
 import time
@@ -26,6 +32,7 @@ class Link:
         self.piece = limits.mss
         self.burst = max(2 * limits.mss, limits.heap // 8)  # and the most a millisecond
         self.floor = limits.heap // 100  # bytes a millisecond: 80 KB/s on the smallest stack
+        self.full_starves = 2 * limits.sndbuf > limits.heap
         self.rate = limits.heap // 20
         self.ceiling = 0  # what the link carried at the last overflow
         self.sent = 0
@@ -93,9 +100,10 @@ class Link:
             taken = self._write(out, now)
             if out.done.is_set():
                 jobs.pop(self.turn)
-            elif taken:
+            elif taken == self.piece:
                 self.turn += 1
-            elif len(jobs) > 1 and time.ticks_diff(now, out.blocked_since) > STUCK_MS:
+            elif len(jobs) > 1 and (self.full_starves or
+                                    time.ticks_diff(now, out.blocked_since) > STUCK_MS):
                 jobs.pop(self.turn)  # it holds lwIP's memory that the others wait for
                 self.stuck += 1
                 self.drop(out)
@@ -119,12 +127,14 @@ class Link:
         self.tokens -= taken
         self.sent += taken
         if taken:
-            out.blocked_since = None
             out.rest = rest[taken:]
             if taken == len(rest):
                 out.done.set()
-        elif out.blocked_since is None:
-            out.blocked_since = now
+                return self.piece
+        if taken < n and out.blocked_since is None:
+            out.blocked_since = now  # the socket is full
+        elif taken == n:
+            out.blocked_since = None
         return taken
 
     def _overflow(self, took):
