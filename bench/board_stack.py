@@ -94,7 +94,7 @@ def run(profile, viewers, rate, delay, seconds=15, settings=None):
                     "delay": delay, "fps_min": min(fps), "fps_each": fps,
                     "capture_fps": capture, "cpu": cpu, "kbps": total, "raw_kbps": raw,
                     "blocked_ms": boardstack.blocked(fw.lines)[0], "errors": errors,
-                    "refused": status.get("connections_turned_away"), "link": status["link"]}
+                    "refused": status.get("connections_turned_away"), "stack": status["link"]}
     finally:
         net.close()
 
