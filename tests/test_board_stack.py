@@ -1,7 +1,9 @@
 """On the boards' own network stack (modlwip on lwIP, both profiles) as on Linux's: viewers
-share what the stack carries and a slow frame still lets requests through; on Linux's, a
-burst of connections is answered. Skipped, saying why, where
+share what the stack carries, a stuck viewer costs the others nothing, a burst of
+connections is answered, and a slow frame still lets requests through. Skipped, saying why, where
 `../shared/micropython-lwip/` is absent."""
+import os
+import socket
 import threading
 import time
 import urllib.request
@@ -41,6 +43,23 @@ def stack(start, request):
         net.close()
 
 
+class WatchdogFeeds(threading.Thread):
+    """The longest time between two feeds of the firmware's watchdog (the stand-in writes a
+    file at each feed)."""
+
+    def __init__(self, path):
+        super().__init__(daemon=True)
+        self.path = path
+        self.longest = 0.0
+        self.stop = threading.Event()
+        self.start()
+
+    def run(self):
+        while not self.stop.wait(0.05):
+            if os.path.exists(self.path):
+                self.longest = max(self.longest, time.time() - os.path.getmtime(self.path))
+
+
 def rates(counters, seconds):
     """(fps of each viewer, frames captured a second) over `seconds`."""
     frames = [c.frames for c in counters]
@@ -64,6 +83,7 @@ def test_viewers_share_a_wifi_link_at_the_sensor_rate(stack, profile):
         for c in counters:
             c.join(10)
         assert [c.error for c in counters] == [None] * count  # no corrupted part, none dropped
+        assert wait_for(lambda: fw.status()["viewers"] == 0)
         assert min(fps) >= SHARE[profile, count], fps
         assert captured >= 24, captured  # the capture loop keeps the sensor's 30 fps
     fw.stop()
@@ -71,7 +91,33 @@ def test_viewers_share_a_wifi_link_at_the_sensor_rate(stack, profile):
     assert held is None or held[1] < 1000, fw.console()  # no write held the VM for long
 
 
-@pytest.mark.parametrize("profile", ["posix"])  # lwIP: the answered clients' FIN_WAIT
+@pytest.mark.parametrize("profile", ["8000", "n6"])
+def test_a_stuck_viewer_is_dropped_and_the_others_keep_streaming(stack, profile, tmp_path):
+    feeds = str(tmp_path / "wdt")
+    fw = stack(profile, "10mbit", "3ms", env={"FAKEBOARD_WDT": feeds})
+    watchdog = WatchdogFeeds(feeds)
+    counters = [boardstack.Counter(fw.address, fw.port) for _ in range(2)]
+    stuck = socket.socket()
+    stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    stuck.connect((fw.address, fw.port))
+    stuck.sendall(b"GET /stream.jpg HTTP/1.1\r\n\r\n")  # and never reads
+    time.sleep(1)
+    fps, _ = rates(counters, 8)
+    status = fw.status()
+    assert status["link"]["stuck_dropped"] + status["link"]["rescued"] >= 1, status
+    assert status["viewers"] == 2, status
+    assert min(fps) >= 5, fps
+    stuck.settimeout(5)
+    with pytest.raises(OSError):  # reset: what it held was freed at once, not closed cleanly
+        while stuck.recv(65536):
+            pass
+    watchdog.stop.set()
+    watchdog.join()
+    assert watchdog.longest < 2, watchdog.longest  # the VM was never held
+    assert [c.error for c in counters] == [None, None]
+
+
+@pytest.mark.parametrize("profile", STACKS)
 def test_a_burst_of_connections_is_answered_and_status_stays_reachable(stack, profile):
     fw = stack(profile)
     answers = []

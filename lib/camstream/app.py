@@ -78,7 +78,10 @@ async def serve(cfg, camera, hub):
             asyncio.create_task(job)
     keep_free_heap_whole()
     try:
-        await app.start_server(port=cfg["port"], backlog=connections)
+        # on lwIP, room in the accept queue for every connection it can hold: a full queue
+        # is answered with a reset
+        await app.start_server(port=cfg["port"],
+                               backlog=limits.connections if limits else connections)
     except OSError as exc:  # the port in use, or no network
         print("camera: cannot listen on port %d: %r" % (cfg["port"], exc))
 

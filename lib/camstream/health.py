@@ -55,16 +55,22 @@ def feed_at_repl(limit_ms=None):
     wdt = watchdog()
     if wdt is None or _feeder is not None:
         return
-    from machine import Timer
     until = time.ticks_add(time.ticks_ms(), limit_ms or 0)
 
     def feed(timer):
         if limit_ms is None or time.ticks_diff(until, time.ticks_ms()) > 0:
             wdt.feed()
+    _feeder = periodic(WDT_TIMEOUT_MS // 4, feed)
+
+
+def periodic(period_ms, callback):
+    """A timer calling `callback(timer)` every `period_ms`: it runs even while the VM waits
+    inside a C call that services the scheduler (modlwip's ERR_MEM retries, time.sleep)."""
+    from machine import Timer
     try:
-        _feeder = Timer(-1, period=WDT_TIMEOUT_MS // 4, callback=feed)  # a virtual timer
+        return Timer(-1, period=period_ms, callback=callback)  # a virtual timer
     except (ValueError, TypeError, OSError):
-        _feeder = Timer(0, period=WDT_TIMEOUT_MS // 4, callback=feed)  # ports with none
+        return Timer(0, period=period_ms, callback=callback)  # ports with none
 
 
 def take_over_watchdog():

@@ -1,28 +1,36 @@
-"""Writes onto a board's lwIP stack: a segment at a time, shared fairly, never holding the VM.
+"""Writes onto a board's lwIP stack: a connection at a time, a segment at a time, at a rate
+that adapts, never holding the VM.
 
-lwIP keeps every socket's unacknowledged bytes in one heap smaller than two sockets' send
-buffers (8000 bytes on most boards), and a write that finds it full holds the whole VM in
-modlwip's retry loop (50 ms a try). So on lwIP the Link writes every connection's bytes
-itself: one segment (TCP_MSS) at a time, round-robin among the connections with bytes
-waiting, under one byte rate for them all. A write that took SLOW_MS or more waited in that
-loop: the stack was full, and the rate drops by a fifth. While the rate is what limits the
-writes it climbs back, quickly to just under what the sockets carried at the last overflow,
-then, after HOLD_MS, slowly past it.
+lwIP keeps every socket's unacknowledged bytes in one small heap (8000 bytes on most boards,
+6400 a socket; N6 64 KB, 23 KB a socket), and a write that finds it full holds the whole VM in
+modlwip's retry loop (50 ms a try, up to 10 s). modlwip shows no acknowledgements: a socket's
+queue is seen only when it is full (a write takes less than asked), and no write can tell
+more. A client that stops reading fills its socket's send buffer unseen, and a few such
+leave no room for another socket's next segment, whose write would then wait for memory that
+never frees.
 
-modlwip shows no acknowledgements: a socket's queue is seen only when it is full (a write
-takes less than a segment), holding its whole send buffer. Where one send buffer is more than
-half of lwIP's heap (8000 bytes, 6400 a socket), that starves every other socket, so a full
-socket is dropped at once while others wait (`drop`: its socket reset, which frees what it
-held); elsewhere it is dropped when it has taken nothing for STUCK_MS while others wait.
+So on lwIP the Link writes every connection's bytes itself, and the connections take turns:
+the first waiting one is written, a segment (TCP_MSS) at a time, until all its bytes are
+taken, while the others wait; one whose socket takes nothing for STUCK_MS while others wait is
+dropped (`drop`: its socket reset, which frees what it held). A socket can still stop being
+read while its queue holds nearly all of lwIP's heap, before any write shows it full: a
+write then waits for memory in modlwip. A timer (`rescue`), which runs inside those waits,
+resets the socket that holds the memory once a write has waited RESCUE_MS: the one being
+written, when it has already been written this turn (its own queue fills the heap), else the
+turn before. One byte rate bounds all the writes: a
+write that took SLOW_MS or more waited for lwIP's memory, and the rate drops by a fifth; while
+the rate is what holds the writes back it climbs back, quickly to just under what the sockets
+carried at the last overflow, then, after HOLD_MS, slowly past it.
 """
 import asyncio
 import time
 
 SLOW_MS = 20  # a write this long waited for lwIP's memory (one wait is 50 ms)
-STUCK_MS = 1000  # a socket that took nothing this long, while others wait, is dropped
+STUCK_MS = 1000  # a socket that took no whole segment this long, while others wait: dropped
 ADAPT_MS = 100  # the rate is raised at most this often
-PAUSE_MS = 2  # between rounds while every waiting socket is full
+PAUSE_MS = 2  # between rounds while the first waiting socket is full
 HOLD_MS = 4000  # after an overflow, the rate stays under it this long before probing past
+RESCUE_MS = 1000  # a write held this long in modlwip's wait: the turn before is reset
 
 
 class Link:
@@ -32,7 +40,6 @@ class Link:
         self.piece = limits.mss
         self.burst = max(2 * limits.mss, limits.heap // 8)  # and the most a millisecond
         self.floor = limits.heap // 100  # bytes a millisecond: 80 KB/s on the smallest stack
-        self.full_starves = 2 * limits.sndbuf > limits.heap
         self.rate = limits.heap // 20
         self.ceiling = 0  # what the link carried at the last overflow
         self.sent = 0
@@ -40,13 +47,18 @@ class Link:
         self.tokens = self.burst
         self.drop = drop  # drop(writer): end a stuck connection
         self.jobs = []  # SocketWriters with bytes waiting, in turn
-        self.turn = 0
         self.work = asyncio.Event()
         self.cut_at = time.ticks_ms()
         self.limited = False  # the rate held back bytes since the last raise
         self.overflows = 0  # writes that waited for lwIP's memory
         self.overflow_ms = 0  # and how long they held the VM
         self.stuck = 0  # connections dropped for taking nothing
+        self.rescued = 0  # connections reset while a write waited in modlwip
+        self.writing = None  # the connection being written, and since when
+        self.began = 0
+        self.previous = None  # the connection whose turn came before
+        self.turn_of = None  # the connection whose turn it is, and what it has been written
+        self.turn_sent = 0
 
     async def write(self, out, buf):
         """Write all of `buf` to `out`'s socket in turn with the others; raises the socket's
@@ -66,6 +78,8 @@ class Link:
             raise out.failure
 
     async def run(self):
+        from .health import periodic
+        periodic(RESCUE_MS // 4, self.rescue)
         last = adapted = time.ticks_ms()
         mark = window = 0
         while True:
@@ -91,51 +105,54 @@ class Link:
                 await asyncio.sleep_ms(PAUSE_MS if self.jobs else 0)
 
     def _round(self, now):
-        """Write one segment to each waiting connection in turn while the rate allows."""
+        """Write the first waiting connection while the rate allows; the others wait."""
         jobs = self.jobs
-        idle = 0  # connections in a row whose socket took nothing
-        while jobs and self.tokens > 0 and idle < len(jobs):
-            self.turn %= len(jobs)
-            out = jobs[self.turn]
-            taken = self._write(out, now)
-            if out.done.is_set():
-                jobs.pop(self.turn)
-            elif taken == self.piece:
-                self.turn += 1
-            elif len(jobs) > 1 and (self.full_starves or
-                                    time.ticks_diff(now, out.blocked_since) > STUCK_MS):
-                jobs.pop(self.turn)  # it holds lwIP's memory that the others wait for
+        while jobs and self.tokens > 0:
+            out = jobs[0]
+            if out is not self.turn_of:
+                self.turn_of, self.turn_sent = out, 0
+            if self._write(out, now):
+                continue
+            if out.done.is_set():  # all taken, or failed
+                self.previous = jobs.pop(0)
+            elif len(jobs) > 1 and time.ticks_diff(now, out.blocked_since) > STUCK_MS:
+                jobs.pop(0)  # it holds lwIP's memory that the others wait for
                 self.stuck += 1
                 self.drop(out)
             else:
-                self.turn += 1
-            idle = 0 if taken else idle + 1
+                return  # its socket is full: the others wait, a write to them could find
+                # no memory
 
     def _write(self, out, now):
+        """Write a segment of `out`'s bytes: True when its socket took all of it and more
+        bytes wait."""
         rest = out.rest
         n = min(self.piece, len(rest))
-        began = time.ticks_ms()
+        self.writing, self.began = out, time.ticks_ms()
         try:
             taken = out.sock.write(rest[:n] if n < len(rest) else rest) or 0
         except Exception as exc:  # this connection's fault alone: raised in its own task
             out.failure = exc
             out.done.set()
-            return 0
-        took = time.ticks_diff(time.ticks_ms(), began)
+            return False
+        finally:
+            self.writing = None
+        took = time.ticks_diff(time.ticks_ms(), self.began)
         if took >= SLOW_MS:
             self._overflow(took)
         self.tokens -= taken
         self.sent += taken
-        if taken:
-            out.rest = rest[taken:]
-            if taken == len(rest):
-                out.done.set()
-                return self.piece
-        if taken < n and out.blocked_since is None:
-            out.blocked_since = now  # the socket is full
-        elif taken == n:
+        self.turn_sent += taken
+        out.rest = rest[taken:]
+        if taken == len(rest):
+            out.done.set()
+            return False
+        if taken == n:
             out.blocked_since = None
-        return taken
+            return True
+        if out.blocked_since is None:
+            out.blocked_since = now  # the socket is full
+        return False
 
     def _overflow(self, took):
         """A write waited for lwIP's memory: the rate drops, once an episode."""
@@ -159,6 +176,22 @@ class Link:
             self.rate += max(1, self.ceiling // 50)
         self.rate = min(self.rate, self.burst)
 
+    def rescue(self, timer):
+        """From the timer: while a write has waited RESCUE_MS in modlwip for lwIP's memory,
+        which a reading client's acknowledgements would have freed by then, reset the socket
+        that holds it (see the module). A reset socket's write fails (modlwip's wait ends
+        with an error), which ends its connection."""
+        writing = self.writing
+        if writing is None or time.ticks_diff(time.ticks_ms(), self.began) < RESCUE_MS:
+            return
+        stuck = writing if self.turn_sent else self.previous
+        if stuck is None:
+            return
+        self.previous = None
+        stuck.sock.close()  # the request's last byte unread: a reset, freeing its memory
+        self.rescued += 1
+
     def stats(self):
         return {"rate_kbps": self.rate * 1000 // 1024, "overflows": self.overflows,
-                "overflow_ms": self.overflow_ms, "stuck_dropped": self.stuck}
+                "overflow_ms": self.overflow_ms, "stuck_dropped": self.stuck,
+                "rescued": self.rescued}

@@ -25,6 +25,7 @@ Request.max_content_length = 1024  # the largest body a route takes (POST /contr
 Request.max_body_length = 1024
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
 EAGAIN = 11
+LINGER_MS = 200  # a 503's answer has arrived by then: the connection is reset
 MSG_PEEK = getattr(socket, "MSG_PEEK", 0)
 
 
@@ -140,10 +141,11 @@ class SocketWriter:
 
     def peer_gone(self):
         """True if the client has closed or reset the connection. Only once the request is
-        read: this reads (and drops) whatever the client sent after it."""
+        read: this reads (and drops) whatever the client sent after it. While the request's
+        last byte is held, only a reset shows (the byte would come before the close)."""
+        held = self.head.held
         try:
-            self.head.release()
-            return self.sock.recv(1) == b""
+            return (self.sock.recv(held + 1, MSG_PEEK) if held else self.sock.recv(1)) == b""
         except OSError as exc:
             return exc.args[0] != EAGAIN
 
@@ -200,16 +202,7 @@ class Server(Microdot):
 
     async def handle_request(self, reader, writer):
         if len(self.open) >= self.max_connections and not self.prune():  # bounds the heap
-            self.turned_away += 1
-            try:  # the request is read first: closed with it unread, the socket would reset
-                await asyncio.wait_for_ms(reader.read(1024), 1000)
-            except Exception:
-                pass
-            try:
-                await writer.awrite(BUSY)
-            except OSError:
-                pass
-            await writer.aclose()
+            await self._turn_away(reader, writer)
             return
         task = asyncio.current_task()
         out = self.open[task] = SocketWriter(
@@ -240,9 +233,12 @@ class Server(Microdot):
         except Exception as exc:
             log_limited("request", "request failed: %r" % (exc,))
         finally:
-            if self.open.pop(task, None):  # not dropped: a clean close
+            if self.open.pop(task, None):  # not dropped: a clean close, but for a 503
                 try:
-                    out.head.release()
+                    if res is not None and res.status_code == 503:
+                        await asyncio.sleep_ms(LINGER_MS)  # then a reset (see _turn_away)
+                    else:
+                        out.head.release()
                 except OSError:
                     pass
             close = res is not None and getattr(res.body, "close", None)
@@ -252,6 +248,22 @@ class Server(Microdot):
                 await writer.aclose()
             except OSError:
                 pass
+
+    async def _turn_away(self, reader, writer):
+        """Answer 503 to a connection beyond the cap: its request read but for the last byte,
+        the answer written, and LINGER_MS later the socket reset, so that a client that keeps
+        the connection open holds none of lwIP's few (a close would leave it held)."""
+        self.turned_away += 1
+        try:
+            await asyncio.wait_for_ms(HeadReader(reader, *self.head_limits)._fill(), 1000)
+        except Exception:  # nothing came: the reset is sooner
+            pass
+        try:
+            await SocketWriter(writer, None, self.link).awrite(BUSY)
+            await asyncio.sleep_ms(LINGER_MS)
+            await writer.aclose()
+        except OSError:
+            pass
 
     async def _read_request(self, head, writer):
         try:
@@ -284,6 +296,7 @@ class Server(Microdot):
         close = getattr(out.body, "close", None)
         if close:
             close()
+        out.sock.close()  # now, not when the task next runs: what it holds is freed at once
         task.cancel()
 
     def prune(self):
