@@ -14,6 +14,8 @@ JOIN_MS = 200
 NETWORKS = dict(pair.split(":", 1) for pair in (os.getenv("SIM_WIFI") or "").split(",") if pair)
 _hostname = "micropython"
 _interfaces = {}
+AP_ADDRESS = "192.168.4.1"  # cyw43's access point; the host's server listens on loopback
+join_errors = int(os.getenv("SIM_JOIN_ERRORS") or 0)  # connects that raise, as a failed join
 
 
 def hostname(name=None):
@@ -36,6 +38,8 @@ class WLAN:
             wlan._joined_at = None
             wlan._config = {"mac": b"\x02\x00\x00\x5e\x10" + bytes((interface,))}
             wlan.joins = 0
+            wlan.stations = 0
+            wlan.mdns_name = None
             _interfaces[interface] = wlan
         return _interfaces[interface]
 
@@ -45,9 +49,15 @@ class WLAN:
     def active(self, state=None):
         if state is None:
             return self._active
+        if state and not self._active:
+            self.mdns_name = _hostname  # cyw43 registers the name with mDNS when it comes up
         self._active = bool(state)
 
     def connect(self, ssid, key=""):
+        global join_errors
+        if join_errors:  # cyw43_wifi_join failed: network_cyw43.c raises OSError(-ret)
+            join_errors -= 1
+            raise OSError(1)
         self.joins += 1
         self._joined_at = None
         if NETWORKS.get(ssid) == key:
@@ -58,8 +68,8 @@ class WLAN:
         self._joined_at = None
 
     def isconnected(self):
-        if self._interface == AP_IF:
-            return self._active
+        if self._interface == AP_IF:  # cyw43: up and at least one station associated
+            return self._active and self.stations > 0
         return self._joined_at is not None and time.ticks_diff(time.ticks_ms(), self._joined_at) >= 0
 
     def config(self, *args, **kwargs):
@@ -73,5 +83,8 @@ class WLAN:
         return 3 if self.isconnected() else 0
 
     def ifconfig(self):
+        if self._interface == AP_IF:
+            return (AP_ADDRESS if self._active else "0.0.0.0", "255.255.255.0", AP_ADDRESS,
+                    AP_ADDRESS)
         up = self.isconnected()
         return ("127.0.0.1" if up else "0.0.0.0", "255.0.0.0", "127.0.0.1", "127.0.0.1")

@@ -22,12 +22,12 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"  # sbin: not alwa
 
 
 class Broker:
-    """mosquitto on a free loopback port, anonymous or with one user."""
+    """mosquitto on a free port of `host` (loopback), anonymous or with one user."""
 
-    def __init__(self, where, user=None, password=None):
+    def __init__(self, where, user=None, password=None, host="127.0.0.1"):
         self.port = free_port()
         # run as this user: as root, mosquitto would switch to its own, which cannot read here
-        conf = ["listener %d 127.0.0.1" % self.port, "persistence false",
+        conf = ["listener %d %s" % (self.port, host), "persistence false",
                 "user " + getpass.getuser()]
         if user:
             users = os.path.join(where, "users")

@@ -58,7 +58,8 @@ async def serve(cfg, camera, hub):
     sections = {"update": update_status}  # more parts of /status.json, by name
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
         from .home_assistant import start
-        sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address)
+        sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address,
+                                 app.link)
     if cfg["record"]:  # the recorder's code is loaded only when settings ask for it
         from .clips import add_clip_routes
         sections["record"] = add_clip_routes(app, cfg, hub, vision)

@@ -37,13 +37,13 @@ DIAGNOSTICS = (  # key, name, unit, device class
 )
 
 
-def start(cfg, hub, viewers, vision, controls, build, address):
+def start(cfg, hub, viewers, vision, controls, build, address, link=None):
     """Connect to the settings' broker and keep the device's topics up to date, in tasks of
     their own; returns the function giving /status.json's `mqtt` section. `controls()`
-    gives the camera's runtime controls."""
+    gives the camera's runtime controls; `link` writes on lwIP (link.Link)."""
     client = MqttClient(cfg["mqtt.host"], cfg["mqtt.port"], cfg["name"], cfg["mqtt.user"],
                         cfg["mqtt.password"], topic(cfg) + "/availability",
-                        cfg["mqtt.keepalive_s"])
+                        cfg["mqtt.keepalive_s"], link)
     device = Device(cfg, client, hub, viewers, vision, controls(), build, address)
     asyncio.create_task(client.run())
     asyncio.create_task(device.run())

@@ -14,6 +14,7 @@ import struct
 import time
 
 from .log import log
+from .server import SocketWriter
 
 CONNECT_TIMEOUT_MS = 5000
 WRITE_TIMEOUT_MS = 5000  # a broker that takes no more for this long is given up: a picture
@@ -52,8 +53,9 @@ class MqttClient:
     """One broker connection, kept up for as long as `run()` runs."""
 
     def __init__(self, host, port, client_id, user=None, password=None, will=None,
-                 keepalive_s=30):
+                 keepalive_s=30, link=None):
         self.address = (host, port)
+        self.link = link  # on lwIP, the writer every connection's bytes go through
         self.keepalive_ms = keepalive_s * 1000
         self.will = will  # the availability topic: `offline` by will, `online` on connect
         flags = 0x02  # a clean session: subscriptions are made again on every connect
@@ -137,9 +139,9 @@ class MqttClient:
                                                    CONNECT_TIMEOUT_MS)
         listening = None
         self._lost = None
+        out = SocketWriter(writer, None, self.link)
         try:
-            writer.write(self.hello)
-            await self._drain(writer)
+            await self._put(out, self.hello)
             ack = await asyncio.wait_for_ms(reader.readexactly(4), CONNECT_TIMEOUT_MS)
             if ack[0] != 0x20:
                 raise OSError("not an MQTT broker")
@@ -148,14 +150,15 @@ class MqttClient:
             self.connects += 1
             self._heard = time.ticks_ms()
             for number, topic in enumerate(self.subscriptions):
-                writer.write(_packet(0x82, struct.pack("!H", number + 1) + _text(topic) + b"\x00"))
+                await self._put(out, _packet(0x82, struct.pack("!H", number + 1) + _text(topic)
+                                             + b"\x00"))
             if self.will:
                 self.publish(self.will, "online", True)
             if self.on_connect:
                 self.on_connect()
             self._set_state("online")
             listening = asyncio.create_task(self._listen(reader))
-            await self._send(writer)
+            await self._send(out)
         finally:
             if listening is not None:
                 listening.cancel()
@@ -165,7 +168,7 @@ class MqttClient:
             except OSError:
                 pass
 
-    async def _send(self, writer):
+    async def _send(self, out):
         """Write the outbox as it fills, and a ping every half keep-alive; return when the
         broker has not answered for one and a half keep-alives."""
         ping = self.keepalive_ms // 2
@@ -176,13 +179,12 @@ class MqttClient:
             while self.outbox:
                 topic = next(iter(self.outbox))
                 payload, retain = self.outbox.pop(topic)
-                await self._write(writer, topic, payload, retain)
+                await self._write(out, topic, payload, retain)
             now = time.ticks_ms()
             if time.ticks_diff(now, self._heard) > self.keepalive_ms * 3 // 2:
                 raise OSError("the broker fell silent")
             if time.ticks_diff(now, pinged) >= ping:
-                writer.write(b"\xc0\x00")
-                await self._drain(writer)
+                await self._put(out, b"\xc0\x00")
                 pinged = now
             self._queued.clear()  # the waiter clears, publish() sets
             if not self.outbox:
@@ -191,7 +193,7 @@ class MqttClient:
                 except asyncio.TimeoutError:
                     pass
 
-    async def _write(self, writer, topic, payload, retain):
+    async def _write(self, out, topic, payload, retain):
         """One PUBLISH (QoS 0), its payload written from where it is."""
         done = None
         if callable(payload):
@@ -202,16 +204,17 @@ class MqttClient:
             payload = payload.encode()
         try:
             name = _text(topic)
-            writer.write(_header(0x30 | retain, len(name) + len(payload)) + name)
-            writer.write(payload)
-            await self._drain(writer)
+            await self._put(out, _header(0x30 | retain, len(name) + len(payload)) + name)
+            await self._put(out, payload)
         finally:
             if done is not None:
                 done()
 
-    async def _drain(self, writer):
+    async def _put(self, out, data):
+        """Write `data` whole from where it is, as the web server writes (through the Link
+        on lwIP); a broker that has not taken it within WRITE_TIMEOUT_MS is given up."""
         try:
-            await asyncio.wait_for_ms(writer.drain(), WRITE_TIMEOUT_MS)
+            await asyncio.wait_for_ms(out.awrite(data), WRITE_TIMEOUT_MS)
         except asyncio.TimeoutError:
             raise OSError("the broker stopped reading")
 

@@ -15,8 +15,19 @@ def _wlan(kind):
     return network.WLAN(getattr(network, kind))
 
 
+def _connect(sta, net):
+    """Start joining `net`; False if the Wi-Fi chip refused at once (cyw43 raises OSError)."""
+    try:
+        sta.connect(net["ssid"], net.get("password", ""))
+        return True
+    except OSError as exc:
+        log_limited("join", "wifi: joining %s failed: %r" % (net["ssid"], exc))
+        return False
+
+
 def _join(sta, net, timeout_ms):
-    sta.connect(net["ssid"], net.get("password", ""))
+    if not _connect(sta, net):
+        return False
     deadline = time.ticks_add(time.ticks_ms(), timeout_ms)
     while not sta.isconnected() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
         time.sleep_ms(100)
@@ -28,13 +39,13 @@ def join(cfg, timeout_ms=None, rounds=JOIN_ROUNDS):
     timeout_ms = timeout_ms or JOIN_TIMEOUT_MS
     if not cfg["wifi"]:
         return None
-    sta = _wlan("STA_IF")
-    sta.active(True)
-    try:
+    try:  # before the interface comes up: cyw43 gives mDNS the name it has then
         import network
-        network.hostname(cfg["name"])  # the Wi-Fi ports' lwIP answers it over mDNS too
+        network.hostname(cfg["name"])  # for DHCP, and mDNS's <name>.local
     except (ImportError, AttributeError, OSError, ValueError):
         pass
+    sta = _wlan("STA_IF")
+    sta.active(True)
     for attempt in range(rounds):
         for net in cfg["wifi"]:
             log("wifi: joining %s (try %d of %d)" % (net["ssid"], attempt + 1, rounds))
@@ -94,7 +105,8 @@ async def keep_connected(cfg, check_ms=5000):
             continue
         log_limited("wifi", "wifi: link lost; rejoining")
         for net in cfg["wifi"]:
-            sta.connect(net["ssid"], net.get("password", ""))
+            if not _connect(sta, net):
+                continue
             deadline = time.ticks_add(time.ticks_ms(), JOIN_TIMEOUT_MS)
             while not sta.isconnected() and time.ticks_diff(deadline, time.ticks_ms()) > 0:
                 await asyncio.sleep_ms(200)
@@ -117,12 +129,14 @@ def default_name():
 
 
 def address():
-    """The address viewers reach the camera at: the station's, else the access point's."""
-    for kind in ("STA_IF", "AP_IF"):
-        try:
-            wlan = _wlan(kind)
-            if wlan.isconnected():
-                return wlan.ifconfig()[0]
-        except (ImportError, AttributeError, OSError):
-            break
+    """The address viewers reach the camera at: the station's when joined, else the access
+    point's when it is up (its isconnected() is false until a station associates)."""
+    try:
+        sta, ap = _wlan("STA_IF"), _wlan("AP_IF")
+        if sta.isconnected():
+            return sta.ifconfig()[0]
+        if ap.active():
+            return ap.ifconfig()[0]
+    except (ImportError, AttributeError, OSError):
+        pass
     return "127.0.0.1"
