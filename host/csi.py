@@ -24,7 +24,10 @@ Environment knobs:
   SIM_FAULT_RATE     fraction of snapshots that raise RuntimeError/OSError/MemoryError
   SIM_STALL_AT       frame number after which the sensor stalls ...
   SIM_STALL_S        ... for this many seconds (snapshots return None meanwhile)
-  SIM_LACKS          picture controls this sensor lacks (comma-separated, e.g. saturation)
+  SIM_LACKS          picture controls this sensor lacks (comma-separated, e.g. saturation):
+                     as on a board the methods are still there; brightness, contrast and
+                     saturation answer False, the auto_* print a warning and answer None
+  SIM_SENSOR         mono: a grayscale sensor (HM01B0, HM0360) that refuses RGB565
 """
 import os
 import random
@@ -127,9 +130,9 @@ class CSI:
         self._size = _SIZES[QVGA]
         self._quality = 85  # the test-card quality last asked for
         self._controls = dict(_DEFAULTS)
-        for name in (os.getenv("SIM_LACKS") or "").split(","):
-            if name:
-                setattr(self, name, None)  # a sensor without that control
+        self._lacks = (os.getenv("SIM_LACKS") or "").split(",")
+        self._mono = os.getenv("SIM_SENSOR") == "mono"
+        self._pixformat = GRAYSCALE if self._mono else RGB565
         self._still = _env("SIM_STILL", 0)
         self._still_ms = int(_env("SIM_STILL_FOR_S", 0.0) * 1000)
         self._moves_at = None  # ticks when a still start ends: set at the first frame
@@ -148,7 +151,11 @@ class CSI:
         self._due = _first_frame_due if time.ticks_diff(_first_frame_due, now) > 0 else now
 
     def pixformat(self, fmt=None):
-        return RGB565
+        if fmt is None:
+            return self._pixformat
+        if self._mono and fmt != GRAYSCALE:  # omv_csi_raise_error(OMV_CSI_ERROR_CTL_FAILED)
+            raise RuntimeError("Sensor control failed.")
+        self._pixformat = fmt
 
     def framesize(self, size=None):
         if size is not None:
@@ -156,14 +163,26 @@ class CSI:
         return size
 
     def __getattr__(self, name):
-        """hmirror(), vflip(), brightness() ... as the board's CSI has them."""
+        """hmirror(), vflip(), brightness() ... as the board's CSI has them (py_csi_ng.c):
+        brightness, contrast and saturation set a level and answer True, or False where the
+        sensor lacks it; the auto_* and the flips answer None, the flips their state when
+        asked; a lacking auto_* prints OpenMV's warning."""
         if name not in _DEFAULTS:
             raise AttributeError(name)
+        level = not isinstance(_DEFAULTS[name], bool)
 
-        def control(value=None, **kwargs):
-            if value is not None:
-                self._controls[name] = value
-            return self._controls[name]
+        def control(*value, **kwargs):
+            if not value:
+                if level or name.startswith("auto_"):
+                    raise TypeError("function takes 2 positional arguments but 1 were given")
+                return self._controls[name]
+            if name in self._lacks:
+                if level:
+                    return False
+                print("Warning: %s control is not supported by this sensor." % name)
+                return None
+            self._controls[name] = value[0]
+            return True if level else None
         return control
 
     def _ready_at(self):

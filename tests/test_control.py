@@ -203,3 +203,11 @@ def test_capture_idles_without_viewers_and_wakes_for_the_first(start):
     assert woke < 0.8, woke  # then new frames at the sensor's rate, not one a second
     assert seqs == sorted(set(seqs))
     viewer.close()
+
+
+def test_a_mono_sensor_streams_in_grayscale(start):
+    fw = start(env={"SIM_SENSOR": "mono"})  # refuses RGB565, as HM01B0 and HM0360 do
+    assert wait_for(lambda: fw.status()["captures"] >= 10)
+    assert fw.status()["capture_errors"] == 0
+    assert snapshot(fw)[:2] == b"\xff\xd8"
+    assert fw.console().count("this sensor has no RGB565") == 1, fw.console()

@@ -5,6 +5,7 @@ import time
 POLL_MS = 1  # between non-blocking snapshot polls; the event loop runs meanwhile
 LEAD_US = 250  # the schedule runs this much ahead of the sensor each frame, so it stays in phase
 TIMEOUT_MS = 3000  # no frame for this long is a capture failure, as for a blocking snapshot
+LEVELS = ("brightness", "contrast", "saturation")  # a sensor without one answers False
 
 
 class Camera:
@@ -26,6 +27,7 @@ class Camera:
         self.fps_cap = fps_cap
         self.picture = picture or {}  # picture controls not at their defaults: name -> value
         self.pending = None
+        self.lacks = ()  # the level controls the sensor refused (it has every method)
         self._sensor = None
         self.period_us = 0  # the sensor's frame interval, learnt
         self._seen = None  # when the last frame was taken
@@ -41,11 +43,19 @@ class Camera:
             except ImportError:
                 import sensor
                 self._sensor = _Sensor(sensor, None)
-        self._sensor.reset(self.pixformat, self.framesize)
+        pixformat = self._sensor.reset(self.pixformat, self.framesize)
+        if pixformat != self.pixformat:
+            print("camera: this sensor has no %s (a mono sensor): %s" % (self.pixformat,
+                                                                       pixformat))
+            self.pixformat = pixformat
         for name, value in self.picture.items():
             setter = self._sensor.control(name)
-            if setter:
+            if setter and name not in LEVELS:
                 setter(value)
+        # set even at their defaults: False says the sensor lacks it (py_csi_ng.c); the
+        # auto_* controls answer None either way, and only print a warning
+        self.lacks = [name for name in LEVELS if self._sensor.control(name) and
+                      self._sensor.control(name)(self.picture.get(name, 0)) is False]
 
     async def snapshot(self):
         """The next frame, polled without blocking the event loop."""
@@ -107,9 +117,11 @@ class Camera:
         return img.bytearray()
 
     def control(self, name):
-        """The sensor's setter for picture control `name`; None where it has none, or before
-        the sensor first answers."""
-        return self._sensor.control(name) if self._sensor else None
+        """The sensor's setter for picture control `name`; None where it has none (or
+        refused it), or before the sensor first answers."""
+        if self._sensor is None or name in self.lacks:
+            return None
+        return self._sensor.control(name)
 
     def set_framesize(self, name):
         self._sensor.framesize(name)
@@ -137,16 +149,20 @@ class _Sensor:
         self.csi = csi
 
     def reset(self, pixformat, framesize):
-        pixformat = getattr(self.module, pixformat)
-        framesize = getattr(self.module, framesize)
-        if self.csi is None:
-            self.module.reset()
-            self.module.set_pixformat(pixformat)
-            self.module.set_framesize(framesize)
-        else:
-            self.csi.reset()
-            self.csi.pixformat(pixformat)
-            self.csi.framesize(framesize)
+        """Reset the sensor to `pixformat` and `framesize`; the pixel format it took: a
+        mono sensor (HM01B0, HM0360) refuses RGB565 (a RuntimeError) and gets GRAYSCALE."""
+        csi = self.csi
+        (csi.reset if csi else self.module.reset)()
+        set_pixformat = csi.pixformat if csi else self.module.set_pixformat
+        try:
+            set_pixformat(getattr(self.module, pixformat))
+        except RuntimeError:
+            if pixformat != "RGB565":
+                raise
+            pixformat = "GRAYSCALE"
+            set_pixformat(self.module.GRAYSCALE)
+        self.framesize(framesize)
+        return pixformat
 
     def framesize(self, name):
         size = getattr(self.module, name)
