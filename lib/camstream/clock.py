@@ -1,12 +1,16 @@
 """Wall-clock time for timestamps, in Unix time on every board.
 
 OpenMV's stm32-port boards (Nicla Vision, Portenta H7, GIGA R1, N6, H7 Plus) count
-`time.time()` from 2000-01-01, mimxrt and alif from 1970; AE3 on firmware 4.8 has no
-`time.time_ns`, so there the milliseconds come from `ticks_ms` since the second last ticked.
+`time.time()` from 2000-01-01, mimxrt and alif from 1970. AE3 on firmware 4.8 (MicroPython
+1.26) has no `time_ns`, so there the milliseconds come from `ticks_ms` since the second last
+ticked; and no `time`, `gmtime` or `localtime` either, so there the time is what NTP answered
+(`set`), carried on by `ticks_ms`, and until it answers it counts from the start (`known`
+is false). Dates are worked out here (`utc`), not by `gmtime`.
 """
 import time
 
 EPOCH_2000 = 946684800  # seconds from 1970-01-01 to 2000-01-01
+DAY_MS = 86400000
 
 
 class WallClock:
@@ -14,18 +18,33 @@ class WallClock:
 
     def __init__(self, clock=time):
         self.clock = clock
-        self.offset_ms = EPOCH_2000 * 1000 if clock.gmtime(0)[0] == 2000 else 0
+        gmtime = getattr(clock, "gmtime", None)
+        self.offset_ms = EPOCH_2000 * 1000 if gmtime and gmtime(0)[0] == 2000 else 0
+        self.known = hasattr(clock, "time")  # else only once set()
+        self._base = (0, clock.ticks_ms())  # without time(): Unix ms at a tick
         self._second = None  # for boards without time_ns: the last whole second seen ...
         self._ticked = 0  # ... and ticks_ms when it began
 
+    def set(self, unix_ms):
+        """The time NTP answered, for a board whose `time` module cannot be set."""
+        self._base = (unix_ms, self.clock.ticks_ms())
+        self.known = True
+
     def ms(self):
-        if hasattr(self.clock, "time_ns"):
-            return self.clock.time_ns() // 1000000 + self.offset_ms
-        second = int(self.clock.time())
-        now = self.clock.ticks_ms()
+        clock = self.clock
+        if hasattr(clock, "time_ns"):
+            return clock.time_ns() // 1000000 + self.offset_ms
+        now = clock.ticks_ms()
+        if not hasattr(clock, "time"):
+            base, ticked = self._base
+            ms = base + clock.ticks_diff(now, ticked)
+            if ms - base > DAY_MS:  # carried forward daily: ticks_diff holds for days only
+                self._base = (ms, now)
+            return ms
+        second = int(clock.time())
         if second != self._second:
             self._second, self._ticked = second, now
-        fraction = min(self.clock.ticks_diff(now, self._ticked), 999)
+        fraction = min(clock.ticks_diff(now, self._ticked), 999)
         return second * 1000 + fraction + self.offset_ms
 
     def stamp(self):
@@ -38,5 +57,15 @@ wall_clock = WallClock()
 
 
 def utc(unix_s):
-    """time.gmtime of Unix seconds, on the boards that count from 2000 too."""
-    return time.gmtime(unix_s - wall_clock.offset_ms // 1000)
+    """(year, month, day, hour, minute, second) of Unix seconds, in UTC: the days counted
+    here (H. Hinnant's civil_from_days), as not every board has `gmtime`."""
+    days, rest = divmod(unix_s, 86400)
+    era, day_of_era = divmod(days + 719468, 146097)
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524
+                   - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153  # from March
+    day = day_of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    year = year_of_era + era * 400 + (month <= 2)
+    return year, month, day, rest // 3600, rest // 60 % 60, rest % 60

@@ -19,6 +19,9 @@ class Epoch2000:
     def time_ns(self):
         return (NOW_1970 - EPOCH_2000) * 1000000000 + 250000000
 
+    def ticks_ms(self):
+        return 0
+
 
 class NoTimeNs:
     """AE3 on firmware 4.8: epoch 1970, whole seconds, no time_ns; ticks run on."""
@@ -65,6 +68,36 @@ clock_module.wall_clock.__init__(NoTimeNs())  # the hub's clock, as on AE3 with 
 hub = FrameHub(4096)
 hub.publish(b"\xff\xd8" + b"x" * 100 + b"\xff\xd9", clock_module.wall_clock.stamp())
 check("frames are published without time_ns", bytes(hub.frame.part).find(b"X-Timestamp: %d." % NOW_1970) > 0)
+
+
+
+class Ae3Firmware48:
+    """AE3 on firmware 4.8 (MicroPython 1.26): `time` has ticks and sleeps, and no time,
+    time_ns, gmtime, localtime or mktime (alif's mpconfigport.h enables none of them)."""
+
+    def __init__(self):
+        self.ticks = 1000
+
+    def ticks_ms(self):
+        return self.ticks
+
+    def ticks_diff(self, a, b):
+        return a - b
+
+
+board = Ae3Firmware48()
+clock = WallClock(board)  # the module's import does this: it must not raise
+board.ticks += 2500
+check("no time(): it counts from the start, and says the time is unknown",
+      clock.ms() == 2500 and not clock.known)
+clock.set(NOW_1970 * 1000)  # NTP's answer
+board.ticks += 1234
+check("NTP's answer carried on by the ticks (%s)" % clock.stamp(),
+      clock.stamp() == "%d.234" % (NOW_1970 + 1) and clock.known)
+
+from camstream.clock import utc  # noqa: E402
+dates = [0, 951782400, 1709164800, NOW_1970, 4102444799, 1234567890]
+check("dates worked out as gmtime does", all(utc(s) == time.gmtime(s)[:6] for s in dates))
 
 host = WallClock()
 check("this host's clock is Unix time", abs(host.ms() // 1000 - time.time()) <= 1)

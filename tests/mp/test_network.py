@@ -1,5 +1,8 @@
 """Run under MicroPython, against the host stand-ins: joining, falling back, rejoining."""
+import _thread
 import asyncio
+import socket
+import struct
 
 import network
 import ntptime
@@ -62,4 +65,21 @@ async def rejoin():
     watcher.cancel()
 
 asyncio.run(rejoin())
+
+
+def ntp_server(sock):
+    """Answer one SNTP query: 2025-11-25 00:00:00.5 (NTP counts from 1900)."""
+    query, peer = sock.recvfrom(48)
+    answer = bytearray(48)
+    answer[0] = 0x1C  # version 3, a server
+    answer[40:48] = struct.pack("!II", 1764028800 + net.NTP_1970, 1 << 31)
+    sock.sendto(answer, peer)
+
+
+server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+server.bind(socket.getaddrinfo("127.0.0.1", 47123)[0][-1])
+_thread.start_new_thread(ntp_server, (server,))
+check("an SNTP answer in Unix milliseconds",
+      net.sntp_ms("127.0.0.1", port=47123) == 1764028800500)
+server.close()
 report()
