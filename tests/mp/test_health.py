@@ -44,8 +44,25 @@ async def main():
     await healthy(300)
     check("fed again once capture resumes", wdt.feeds > fed)
     task.cancel()
-    health.WDT_TIMEOUT_MS = 1
-    check("boards without WDT keep working", health.Led() is not None)
+
+    resets = []
+    dog = health.SoftWatchdog(300, reset=lambda: resets.append(time.ticks_ms()))
+    await healthy(0)
+    for _ in range(10):  # fed every 100 ms: never reset
+        dog.feed()
+        await asyncio.sleep_ms(100)
+    check("a software watchdog fed in time does not reset", not resets)
+    began = time.ticks_ms()
+    while time.ticks_diff(time.ticks_ms(), began) < 800:  # a Python loop that never yields
+        pass
+    check("it resets a camera stuck in a loop that never yields", len(resets) == 1)
+
+    del machine.WDT  # AE3: no machine.WDT at all
+    health.WDT_TIMEOUT_MS = 1000
+    soft = health.watchdog()
+    check("without machine.WDT, a software watchdog", isinstance(soft, health.SoftWatchdog)
+          and health.watchdog() is soft)
+    soft.timer.deinit()
 
 asyncio.run(main())
 report()
