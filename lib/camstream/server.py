@@ -7,9 +7,10 @@ request head must arrive within a deadline, and a socket that accepts nothing fo
 `stall_ms` is closed. On a board's lwIP stack the writes go through the `Link`, and the
 connections are kept within the stack's count.
 
-A GET request's last byte is left unread in the socket until the connection ends: closed with
-it unread, the socket is reset at once, which is how a dropped connection frees what it holds
-in lwIP's memory (modlwip has no SO_LINGER); any other close reads it first, and ends cleanly.
+On lwIP a GET request's last byte is left unread in the socket until the connection ends:
+closed with it unread, the socket is reset at once, which is how a dropped connection frees
+what it holds in lwIP's memory (modlwip has no SO_LINGER); any other close reads it first,
+and ends cleanly. (Linux's sockets need no such thing, and there it is not done.)
 """
 import asyncio
 import socket
@@ -46,18 +47,19 @@ class HeadReader:
     """The connection's reader, bounded: line length, head size and header count. Body headers
     are checked as they arrive, so a bad one is refused before anything waits for a body."""
 
-    def __init__(self, stream, max_line, max_head, max_headers):
+    def __init__(self, stream, max_line, max_head, max_headers, hold=False):
         self.stream = stream
         self.max_line = max_line
         self.head_left = max_head
         self.lines_left = max_headers + 2  # the request line and the blank line end
         self.buf = b""
         self.length = None  # the Content-Length given
+        self.hold = hold and MSG_PEEK  # leave the head's last byte in the socket (lwIP)
         self.held = 0  # bytes read (peeked) but left in the socket: the head's last one
 
     async def _fill(self):
         sock = self.stream.s
-        if not (MSG_PEEK and hasattr(sock, "recv")):  # no peeking: the byte is not held
+        if not (self.hold and hasattr(sock, "recv")):  # the byte is not held
             data = await self.stream.read(512)
         else:
             yield core._io_queue.queue_read(sock)
@@ -207,7 +209,7 @@ class Server(Microdot):
         task = asyncio.current_task()
         out = self.open[task] = SocketWriter(
             writer, time.ticks_add(time.ticks_ms(), self.head_timeout_ms), self.link)
-        out.head = HeadReader(reader, *self.head_limits)
+        out.head = HeadReader(reader, *self.head_limits, self.link is not None)
         out.task = task
         res = None
         try:
@@ -235,7 +237,7 @@ class Server(Microdot):
         finally:
             if self.open.pop(task, None):  # not dropped: a clean close, but for a 503
                 try:
-                    if res is not None and res.status_code == 503:
+                    if self.link and res is not None and res.status_code == 503:
                         await asyncio.sleep_ms(LINGER_MS)  # then a reset (see _turn_away)
                     else:
                         out.head.release()
@@ -250,17 +252,20 @@ class Server(Microdot):
                 pass
 
     async def _turn_away(self, reader, writer):
-        """Answer 503 to a connection beyond the cap: its request read but for the last byte,
-        the answer written, and LINGER_MS later the socket reset, so that a client that keeps
+        """Answer 503 to a connection beyond the cap, once its request is read (closed with
+        it unread, the socket would reset before the answer arrives). On lwIP the last byte
+        is held, and the socket reset LINGER_MS after the answer, so that a client that keeps
         the connection open holds none of lwIP's few (a close would leave it held)."""
         self.turned_away += 1
         try:
-            await asyncio.wait_for_ms(HeadReader(reader, *self.head_limits)._fill(), 1000)
+            head = HeadReader(reader, *self.head_limits, self.link is not None)
+            await asyncio.wait_for_ms(head._fill(), 1000)
         except Exception:  # nothing came: the reset is sooner
             pass
         try:
             await SocketWriter(writer, None, self.link).awrite(BUSY)
-            await asyncio.sleep_ms(LINGER_MS)
+            if self.link:
+                await asyncio.sleep_ms(LINGER_MS)
             await writer.aclose()
         except OSError:
             pass
