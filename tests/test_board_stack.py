@@ -210,3 +210,16 @@ def test_mqtt_pictures_beside_two_viewers(stack, network, profile, tmp_path):
         assert watchdog.longest < 2, watchdog.longest
     finally:
         broker.stop()
+
+
+def test_an_unreachable_broker_holds_no_connection_of_lwips_five(stack):
+    fw = stack("8000", settings={"mqtt": {"host": "10.77.1.3", "port": 1883}})  # nobody there
+    assert wait_for(lambda: fw.status()["mqtt"]["errors"] >= 2, 20)  # two 5 s time-outs
+    # what an abandoned attempt left open would hold lwIP's connections from these
+    counters = [boardstack.Counter(fw.address, fw.port) for _ in range(2)]
+    time.sleep(2)
+    status = fw.status()
+    for c in counters:
+        c.stop.set()
+    assert status["viewers"] == 2 and all(c.frames > 10 for c in counters), status
+    assert [c.error for c in counters] == [None, None]

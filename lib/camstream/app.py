@@ -47,6 +47,8 @@ async def serve(cfg, camera, hub):
         forget("vision")  # no vision.py: the stage's code leaves the heap
     limits = stack.limits()
     connections, most = stack.budget(limits, cfg["viewers.max"], 1 if cfg["mqtt.host"] else 0)
+    del stack
+    forget("stack")  # read once: its code leaves the heap
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
                  cfg["requests.max_head"], cfg["requests.max_headers"],
                  cfg["viewers.stall_timeout_s"] * 1000, connections, limits)
@@ -140,6 +142,9 @@ def start_network(cfg):
     health.Led().show("connecting")
     if not net.start(cfg):
         print("camera: no network (set wifi, or ap.password, in settings.json)")
+    if cfg["mqtt.host"]:  # looked up now: later, a look-up would hold the serving loop
+        from .mqtt_client import resolve
+        cfg["mqtt.host"] = resolve(cfg["mqtt.host"])
 
 
 def main():

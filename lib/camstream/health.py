@@ -47,36 +47,14 @@ def watchdog():
         from machine import WDT
         return WDT(timeout=WDT_TIMEOUT_MS)
     except ImportError:
-        if _soft is None:
+        if _soft is None:  # its code is loaded on such a board only
+            from .softdog import SoftWatchdog
             print("camera: this board has no watchdog (machine.WDT): a timer resets it if the"
                   " camera stops, but not a hang inside the firmware's C code")
             _soft = SoftWatchdog(WDT_TIMEOUT_MS)
         return _soft
     except (ValueError, OSError):
         return None
-
-
-class SoftWatchdog:
-    """machine.WDT's stand-in where a board has none: a timer, whose callback runs between
-    any two bytecodes (so through a Python loop that never yields, not through a hang in C),
-    resets the board when it has not been fed for `timeout` ms."""
-
-    def __init__(self, timeout, reset=None):
-        self.timeout = timeout
-        self.fed = time.ticks_ms()
-        self.reset = reset
-        self.timer = periodic(timeout // 4, self._check)
-
-    def feed(self):
-        self.fed = time.ticks_ms()
-
-    def _check(self, timer):
-        if time.ticks_diff(time.ticks_ms(), self.fed) > self.timeout:
-            self.timer.deinit()
-            if self.reset is None:
-                import machine
-                self.reset = machine.reset
-            self.reset()
 
 
 def feed_at_repl(limit_ms=None):

@@ -6,12 +6,17 @@ holds the latest message per topic, so nothing grows while the broker is away. T
 hears a ping every half keep-alive and publishes the last will, availability `offline`
 (retained), when the camera falls silent; `online` (retained) follows every connect.
 Connection faults are counted, each change of state is one console line, and the client
-reconnects with back-off (1 s, growing by half each time, to 30 s). The broker's name is
-looked up when connecting, which blocks the loop until the DNS answers: give its address.
+reconnects with back-off (1 s, growing by half each time, to 30 s). A broker given by name
+is looked up once, at start (`resolve`, from app.py), while a look-up may still block (lwIP
+waits for DNS with the whole VM): one whose name did not resolve is refused, and never looked
+up again.
 """
 import asyncio
+import socket
 import struct
 import time
+from asyncio import core  # MicroPython's scheduler: its I/O queue, as open_connection uses it
+from errno import EINPROGRESS
 
 from .log import log
 from .server import SocketWriter
@@ -135,11 +140,10 @@ class MqttClient:
         self._set_state(state, " (%r); again within %d s" % (exc, RETRY_MAX_MS // 1000))
 
     async def _session(self):
-        reader, writer = await asyncio.wait_for_ms(asyncio.open_connection(*self.address),
-                                                   CONNECT_TIMEOUT_MS)
+        reader = writer = await self._connect()
         listening = None
         self._lost = None
-        out = SocketWriter(writer, None, self.link)
+        out = SocketWriter(writer, None, self.link) if self.link else writer
         try:
             await self._put(out, self.hello)
             ack = await asyncio.wait_for_ms(reader.readexactly(4), CONNECT_TIMEOUT_MS)
@@ -167,6 +171,27 @@ class MqttClient:
                 await writer.wait_closed()
             except OSError:
                 pass
+
+    async def _connect(self):
+        """A stream to the broker, connected within CONNECT_TIMEOUT_MS; its socket closed
+        on any failure (asyncio's open_connection leaves it open when cancelled, holding one
+        of lwIP's five connections)."""
+        host, port = self.address
+        if not is_address(host):
+            raise Refused("%s did not resolve at start: give the broker's address" % host)
+        s = socket.socket()
+        try:
+            s.setblocking(False)
+            try:
+                s.connect(socket.getaddrinfo(host, port)[0][-1])  # an address: no DNS
+            except OSError as exc:
+                if exc.args[0] != EINPROGRESS:
+                    raise
+            await asyncio.wait_for_ms(_writable(s), CONNECT_TIMEOUT_MS)
+        except BaseException:  # refused, timed out, cancelled
+            s.close()
+            raise
+        return asyncio.StreamWriter(s, {})
 
     async def _send(self, out):
         """Write the outbox as it fills, and a ping every half keep-alive; return when the
@@ -204,17 +229,23 @@ class MqttClient:
             payload = payload.encode()
         try:
             name = _text(topic)
-            await self._put(out, _header(0x30 | retain, len(name) + len(payload)) + name)
-            await self._put(out, payload)
+            await self._put(out, _header(0x30 | retain, len(name) + len(payload)) + name,
+                            payload)
         finally:
             if done is not None:
                 done()
 
-    async def _put(self, out, data):
-        """Write `data` whole from where it is, as the web server writes (through the Link
-        on lwIP); a broker that has not taken it within WRITE_TIMEOUT_MS is given up."""
+    async def _put(self, out, *parts):
+        """Write `parts` whole; a broker that has not taken them within WRITE_TIMEOUT_MS is
+        given up. `out` is the connection's stream, or on lwIP a SocketWriter, which writes
+        through the Link in turn with every other connection."""
         try:
-            await asyncio.wait_for_ms(out.awrite(data), WRITE_TIMEOUT_MS)
+            if self.link:
+                await asyncio.wait_for_ms(_each(out, parts), WRITE_TIMEOUT_MS)
+                return
+            for part in parts:
+                out.write(part)
+            await asyncio.wait_for_ms(out.drain(), WRITE_TIMEOUT_MS)
         except asyncio.TimeoutError:
             raise OSError("the broker stopped reading")
 
@@ -244,3 +275,32 @@ class MqttClient:
             if head[0] & 0xF0 == 0x30 and self.on_message:  # QoS 0 PUBLISH
                 length = struct.unpack("!H", body[:2])[0]
                 self.on_message(body[2:2 + length].decode(), body[2 + length:])
+
+
+def _writable(sock):
+    yield core._io_queue.queue_write(sock)
+
+
+async def _each(out, parts):
+    for part in parts:
+        await out.awrite(part)
+
+
+def is_address(host):
+    """Whether `host` is an IPv4 address (no look-up needed)."""
+    parts = host.split(".")
+    return len(parts) == 4 and all(p.isdigit() and int(p) < 256 for p in parts)
+
+
+def resolve(host):
+    """`host`'s address, looked up now (at start, while a look-up may block the loop: lwIP
+    waits for DNS with the whole VM); `host` itself when it is one or did not resolve."""
+    if is_address(host):
+        return host
+    try:
+        where = socket.getaddrinfo(host, 0)[0][-1]  # lwIP: ("1.2.3.4", 0); unix: a sockaddr
+        return where[0] if isinstance(where, tuple) else socket.inet_ntop(socket.AF_INET,
+                                                                           where[4:8])
+    except (OSError, IndexError) as exc:
+        log("mqtt: %s did not resolve (%r): give its address" % (host, exc))
+        return host

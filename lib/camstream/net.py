@@ -8,7 +8,6 @@ JOIN_TIMEOUT_MS = 15000
 JOIN_ROUNDS = 2  # tries of every configured network before falling back to the access point
 RECONNECT_MIN_MS = 2000
 RECONNECT_MAX_MS = 60000
-NTP_1970 = 2208988800  # seconds from NTP's epoch, 1900, to 1970
 
 
 def _wlan(kind):
@@ -83,30 +82,13 @@ def set_clock():
             import ntptime
             ntptime.settime()
         else:
+            from .sntp import sntp_ms  # a board whose time() is missing needs it only
             wall_clock.set(sntp_ms())
         return True
     except Exception as exc:  # no ntptime, no DNS, no answer: the clock stays as it is
         log("clock: NTP failed (%r); timestamps count from the %s" % (
             exc, "board's clock" if wall_clock.known else "start: the time is unknown"))
         return False
-
-
-def sntp_ms(host="pool.ntp.org", timeout_s=1, port=123):
-    """Unix milliseconds by one SNTP query (RFC 4330)."""
-    import socket
-    import struct
-    where = socket.getaddrinfo(host, port)[0][-1]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        s.settimeout(timeout_s)
-        query = bytearray(48)
-        query[0] = 0x1B  # version 3, a client
-        s.sendto(query, where)
-        answer = s.recv(48)
-    finally:
-        s.close()
-    seconds, fraction = struct.unpack("!II", answer[40:48])
-    return (seconds - NTP_1970) * 1000 + (fraction * 1000 >> 32)
 
 
 def start(cfg):

@@ -20,7 +20,6 @@ from asyncio import core  # MicroPython's scheduler: its I/O queue, as Stream.dr
 from microdot import Microdot, Request, Response
 
 from .log import log_limited
-from .stack import no_delay
 
 Request.max_content_length = 1024  # the largest body a route takes (POST /control): larger get 413
 Request.max_body_length = 1024
@@ -28,6 +27,15 @@ BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0
 EAGAIN = 11
 LINGER_MS = 200  # a 503's answer has arrived by then: the connection is reset
 MSG_PEEK = getattr(socket, "MSG_PEEK", 0)
+
+
+def no_delay(sock):
+    """Send small writes at once (Nagle off), with the stack's own option numbers (lwIP's
+    TCP_NODELAY is 0x40; POSIX's, which the unix port's module does not name, is 1)."""
+    try:
+        sock.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
+    except (OSError, AttributeError):
+        pass  # a stack without the option: small writes may wait for an ACK
 
 
 class Rejected(Exception):

@@ -54,12 +54,3 @@ def budget(limits, viewers, clients):
         print("camera: viewers.max %d is more than lwIP's %d connections carry: %d"
               % (viewers, limits.connections, connections))
     return connections, min(viewers, connections) if viewers else max(1, connections - 1)
-
-
-def no_delay(sock):
-    """Send small writes at once (Nagle off), with the stack's own option numbers (lwIP's
-    TCP_NODELAY is 0x40; POSIX's, which the unix port's module does not name, is 1)."""
-    try:
-        sock.setsockopt(getattr(socket, "IPPROTO_TCP", 6), getattr(socket, "TCP_NODELAY", 1), 1)
-    except (OSError, AttributeError):
-        pass  # a stack without the option: small writes may wait for an ACK

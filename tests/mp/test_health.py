@@ -4,7 +4,7 @@ import time
 
 import machine
 
-from camstream import health
+from camstream import health, softdog
 from camstream.hub import FrameHub
 from check import check, report
 
@@ -46,7 +46,7 @@ async def main():
     task.cancel()
 
     resets = []
-    dog = health.SoftWatchdog(300, reset=lambda: resets.append(time.ticks_ms()))
+    dog = softdog.SoftWatchdog(300, reset=lambda: resets.append(time.ticks_ms()))
     await healthy(0)
     for _ in range(10):  # fed every 100 ms: never reset
         dog.feed()
@@ -60,7 +60,7 @@ async def main():
     del machine.WDT  # AE3: no machine.WDT at all
     health.WDT_TIMEOUT_MS = 1000
     soft = health.watchdog()
-    check("without machine.WDT, a software watchdog", isinstance(soft, health.SoftWatchdog)
+    check("without machine.WDT, a software watchdog", isinstance(soft, softdog.SoftWatchdog)
           and health.watchdog() is soft)
     soft.timer.deinit()
 

@@ -7,7 +7,7 @@ import struct
 import network
 import ntptime
 
-from camstream import net, settings
+from camstream import net, settings, sntp
 from check import check, report
 
 net.JOIN_TIMEOUT_MS = 300
@@ -72,7 +72,7 @@ def ntp_server(sock):
     query, peer = sock.recvfrom(48)
     answer = bytearray(48)
     answer[0] = 0x1C  # version 3, a server
-    answer[40:48] = struct.pack("!II", 1764028800 + net.NTP_1970, 1 << 31)
+    answer[40:48] = struct.pack("!II", 1764028800 + sntp.NTP_1970, 1 << 31)
     sock.sendto(answer, peer)
 
 
@@ -80,6 +80,6 @@ server = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 server.bind(socket.getaddrinfo("127.0.0.1", 47123)[0][-1])
 _thread.start_new_thread(ntp_server, (server,))
 check("an SNTP answer in Unix milliseconds",
-      net.sntp_ms("127.0.0.1", port=47123) == 1764028800500)
+      sntp.sntp_ms("127.0.0.1", port=47123) == 1764028800500)
 server.close()
 report()
