@@ -58,6 +58,8 @@ async def serve(cfg, camera, hub):
         hub.evict_ms = 2 * STUCK_MS
     controls = shared_controls(camera, hub)
     sections = {"update": update_status}  # more parts of /status.json, by name
+    if app.link:
+        sections["link"] = app.link.stats
     if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
         from .home_assistant import start
         sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address,

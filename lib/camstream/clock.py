@@ -5,7 +5,7 @@ OpenMV's stm32-port boards (Nicla Vision, Portenta H7, GIGA R1, N6, H7 Plus) cou
 1.26) has no `time_ns`, so there the milliseconds come from `ticks_ms` since the second last
 ticked; and no `time`, `gmtime` or `localtime` either, so there the time is what NTP answered
 (`set`), carried on by `ticks_ms`, and until it answers it counts from the start (`known`
-is false). Dates are worked out here (`utc`), not by `gmtime`.
+is false). Dates are worked out without `gmtime` (recorder.utc).
 """
 import time
 
@@ -54,18 +54,3 @@ class WallClock:
 
 
 wall_clock = WallClock()
-
-
-def utc(unix_s):
-    """(year, month, day, hour, minute, second) of Unix seconds, in UTC: the days counted
-    here (H. Hinnant's civil_from_days), as not every board has `gmtime`."""
-    days, rest = divmod(unix_s, 86400)
-    era, day_of_era = divmod(days + 719468, 146097)
-    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524
-                   - day_of_era // 146096) // 365
-    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
-    month_index = (5 * day_of_year + 2) // 153  # from March
-    day = day_of_year - (153 * month_index + 2) // 5 + 1
-    month = month_index + 3 if month_index < 10 else month_index - 9
-    year = year_of_era + era * 400 + (month <= 2)
-    return year, month, day, rest // 3600, rest // 60 % 60, rest % 60

@@ -23,7 +23,9 @@ the rate is what holds the writes back it climbs back, quickly to just under wha
 carried at the last overflow, then, after HOLD_MS, slowly past it.
 """
 import asyncio
+import socket
 import time
+from asyncio import core  # MicroPython's scheduler: its I/O queue, as Stream.read uses it
 
 SLOW_MS = 20  # a write this long waited for lwIP's memory (one wait is 50 ms)
 STUCK_MS = 1000  # a socket that took no whole segment this long, while others wait: dropped
@@ -195,3 +197,28 @@ class Link:
         return {"rate_kbps": self.rate * 1000 // 1024, "overflows": self.overflows,
                 "overflow_ms": self.overflow_ms, "stuck_dropped": self.stuck,
                 "rescued": self.rescued}
+
+
+class Holding:
+    """For server.HeadReader on lwIP: a GET request's last byte is left unread in the socket
+    until the connection ends. Closed with it unread, the socket is reset at once, which is
+    how a dropped connection frees what it holds in lwIP's memory (a close can leave it held
+    for seconds, and modlwip has no SO_LINGER); any other close reads it first (`release`),
+    and ends cleanly."""
+
+    held = 0
+
+    def _read(self):
+        sock = self.stream.s
+        yield core._io_queue.queue_read(sock)
+        data = sock.recv(512 + self.held, socket.MSG_PEEK)[self.held:]
+        hold = 1 if data.endswith(b"\n\r\n") or data.endswith(b"\n\n") else 0
+        if len(data) + self.held - hold:
+            sock.recv(len(data) + self.held - hold)
+        self.held = hold
+        return data
+
+    def release(self):
+        if self.held:
+            self.stream.s.recv(self.held)
+            self.held = 0

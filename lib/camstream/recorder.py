@@ -18,7 +18,7 @@ import os
 import time
 
 from . import avi, paced
-from .clock import wall_clock, utc
+from .clock import wall_clock
 from .log import log, log_limited
 
 RESERVE = 64 * 1024  # free heap left beside the pool, for viewers and vision.py
@@ -43,6 +43,21 @@ class Slot:
 
     def jpeg(self):
         return memoryview(self.buf)[:self.size]
+
+
+def utc(unix_s):
+    """(year, month, day, hour, minute, second) of Unix seconds, in UTC: the days counted
+    here (H. Hinnant's civil_from_days), as not every board has `gmtime`."""
+    days, rest = divmod(unix_s, 86400)
+    era, day_of_era = divmod(days + 719468, 146097)
+    year_of_era = (day_of_era - day_of_era // 1460 + day_of_era // 36524
+                   - day_of_era // 146096) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    month_index = (5 * day_of_year + 2) // 153  # from March
+    day = day_of_year - (153 * month_index + 2) // 5 + 1
+    month = month_index + 3 if month_index < 10 else month_index - 9
+    year = year_of_era + era * 400 + (month <= 2)
+    return year, month, day, rest // 3600, rest // 60 % 60, rest % 60
 
 
 def clip_name(unix_s):

@@ -7,10 +7,8 @@ request head must arrive within a deadline, and a socket that accepts nothing fo
 `stall_ms` is closed. On a board's lwIP stack the writes go through the `Link`, and the
 connections are kept within the stack's count.
 
-On lwIP a GET request's last byte is left unread in the socket until the connection ends:
-closed with it unread, the socket is reset at once, which is how a dropped connection frees
-what it holds in lwIP's memory (modlwip has no SO_LINGER); any other close reads it first,
-and ends cleanly. (Linux's sockets need no such thing, and there it is not done.)
+On lwIP a GET request's last byte is left unread in the socket until the connection ends
+(link.Holding), so that a dropped connection is reset.
 """
 import asyncio
 import socket
@@ -26,7 +24,6 @@ Request.max_body_length = 1024
 BUSY = b"HTTP/1.0 503 Service Unavailable\r\nRetry-After: 2\r\nContent-Length: 0\r\n\r\n"
 EAGAIN = 11
 LINGER_MS = 200  # a 503's answer has arrived by then: the connection is reset
-MSG_PEEK = getattr(socket, "MSG_PEEK", 0)
 
 
 def no_delay(sock):
@@ -55,36 +52,27 @@ class HeadReader:
     """The connection's reader, bounded: line length, head size and header count. Body headers
     are checked as they arrive, so a bad one is refused before anything waits for a body."""
 
-    def __init__(self, stream, max_line, max_head, max_headers, hold=False):
+    held = 0  # bytes of the head left in the socket (link.Holding, on lwIP)
+
+    def __init__(self, stream, max_line, max_head, max_headers):
         self.stream = stream
         self.max_line = max_line
         self.head_left = max_head
         self.lines_left = max_headers + 2  # the request line and the blank line end
         self.buf = b""
         self.length = None  # the Content-Length given
-        self.hold = hold and MSG_PEEK  # leave the head's last byte in the socket (lwIP)
-        self.held = 0  # bytes read (peeked) but left in the socket: the head's last one
 
     async def _fill(self):
-        sock = self.stream.s
-        if not (self.hold and hasattr(sock, "recv")):  # the byte is not held
-            data = await self.stream.read(512)
-        else:
-            yield core._io_queue.queue_read(sock)
-            data = sock.recv(512 + self.held, MSG_PEEK)[self.held:]
-            hold = 1 if data.endswith(b"\n\r\n") or data.endswith(b"\n\n") else 0
-            if len(data) + self.held - hold:
-                sock.recv(len(data) + self.held - hold)
-            self.held = hold
+        data = await self._read()
         if not data:
             raise Closed()
         self.buf += data
 
+    def _read(self):
+        return self.stream.read(512)
+
     def release(self):
-        """Read the held byte: the connection may now close cleanly, or read on."""
-        if self.held:
-            self.stream.s.recv(self.held)
-            self.held = 0
+        """Read what the head left in the socket (nothing here: see link.Holding)."""
 
     async def readline(self):
         while True:
@@ -155,7 +143,8 @@ class SocketWriter:
         last byte is held, only a reset shows (the byte would come before the close)."""
         held = self.head.held
         try:
-            return (self.sock.recv(held + 1, MSG_PEEK) if held else self.sock.recv(1)) == b""
+            return (self.sock.recv(held + 1, socket.MSG_PEEK) if held else
+                    self.sock.recv(1)) == b""
         except OSError as exc:
             return exc.args[0] != EAGAIN
 
@@ -187,9 +176,11 @@ class Server(Microdot):
                  stall_ms=10000, max_connections=12, limits=None):
         super().__init__()
         self.link = None  # on lwIP (stack.Limits given), the one writer of every connection
+        self.reader = HeadReader  # the request heads' reader
         if limits:
-            from .link import Link
+            from .link import Link, Holding
             self.link = Link(limits, lambda out: self.drop(out.task))
+            self.reader = type("HoldingReader", (Holding, HeadReader), {})
         self.head_timeout_ms = head_timeout_ms
         self.stall_ms = stall_ms
         self.head_limits = (max_line, max_head, max_headers)
@@ -217,7 +208,7 @@ class Server(Microdot):
         task = asyncio.current_task()
         out = self.open[task] = SocketWriter(
             writer, time.ticks_add(time.ticks_ms(), self.head_timeout_ms), self.link)
-        out.head = HeadReader(reader, *self.head_limits, self.link is not None)
+        out.head = self.reader(reader, *self.head_limits)
         out.task = task
         res = None
         try:
@@ -266,8 +257,7 @@ class Server(Microdot):
         the connection open holds none of lwIP's few (a close would leave it held)."""
         self.turned_away += 1
         try:
-            head = HeadReader(reader, *self.head_limits, self.link is not None)
-            await asyncio.wait_for_ms(head._fill(), 1000)
+            await asyncio.wait_for_ms(self.reader(reader, *self.head_limits)._fill(), 1000)
         except Exception:  # nothing came: the reset is sooner
             pass
         try:

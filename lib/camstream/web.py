@@ -172,7 +172,6 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
             "heap_used": gc.mem_alloc(),
             "heap_free": gc.mem_free(),
             "vision": vision.stats() if vision else None,
-            "link": app.link.stats() if app.link else None,
         }
         for section, stats in sections.items():
             answer[section] = stats()
