@@ -78,7 +78,7 @@ def rate_and_skips(fw, watch):
 
 
 def test_slow_and_stuck_viewers_take_no_frames_from_the_others_on_a_tight_heap(start):
-    fw = start(heap="256K")  # viewers.max 8: up to 4 may be slow or stuck
+    fw = start(heap="264K")  # viewers.max 8: up to 4 may be slow or stuck
     stuck = [stuck_viewer(fw.port) for _ in range(2)]
     slow = SlowViewer(fw.port)
     time.sleep(1)

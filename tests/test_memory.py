@@ -28,8 +28,8 @@ def process(img):
 """ % PIECE
 
 
-def test_ten_viewers_for_60_s_in_a_256k_heap(start):
-    fw = start(heap="256K", settings={"viewers": {"max": 10}})
+def test_ten_viewers_for_60_s_in_a_264k_heap(start):
+    fw = start(heap="264K", settings={"viewers": {"max": 10}})
     warm_up = Streaming(fw.port, 10)  # what the first viewers allocate once (about 2 KB,
     time.sleep(1)  # tables grown) is no leak
     warm_up.finish()
