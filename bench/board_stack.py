@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import boardstack  # noqa: E402
 from boardstack import Counter  # noqa: E402
-from firmware import Firmware  # noqa: E402
+from firmware import Firmware, wait_for  # noqa: E402
 
 RAW_SENDER = """
 import socket, time
@@ -87,6 +87,8 @@ def run(profile, viewers, rate, delay, seconds=15, settings=None):
                 for c in counters:
                     c.join(5)
                 errors = [repr(c.error) for c in counters if c.error]
+                # the viewers' connections end at their next write: until then a 503
+                wait_for(lambda: fw.get("/status.json")[0] == 200, 10)
                 status = fw.status()
             finally:
                 fw.stop()
