@@ -142,6 +142,7 @@ def start_network(cfg):
     from . import health, net
     cfg["name"] = cfg["name"] or net.default_name()
     health.Led().show("connecting")
+    health.feed_for(net.longest_start_ms(cfg))  # an image on trial: its window covers it
     if not net.start(cfg):
         print("camera: no network (set wifi, or ap.password, in settings.json)")
     if cfg["mqtt.host"]:  # looked up now: later, a look-up would hold the serving loop

@@ -37,6 +37,7 @@ class Led:
 
 _feeder = None  # the timer feeding the watchdog while the camera does not
 _soft = None  # the SoftWatchdog, on a board without machine.WDT
+_until = None  # when the feeder stops feeding (ticks), or None: never
 
 
 def watchdog():
@@ -61,16 +62,25 @@ def feed_at_repl(limit_ms=None):
     """Arm the watchdog (it may run on from before a soft reset) and feed it from a timer;
     with `limit_ms`, for that long only (an image on trial that hangs before it serves is
     then reset)."""
-    global _feeder
+    global _feeder, _until
     wdt = watchdog()
     if wdt is None or _feeder is not None:
         return
-    until = time.ticks_add(time.ticks_ms(), limit_ms or 0)
+    _until = None if limit_ms is None else time.ticks_add(time.ticks_ms(), limit_ms)
 
     def feed(timer):
-        if limit_ms is None or time.ticks_diff(until, time.ticks_ms()) > 0:
+        if _until is None or time.ticks_diff(_until, time.ticks_ms()) > 0:
             wdt.feed()
     _feeder = periodic(WDT_TIMEOUT_MS // 4, feed)
+
+
+def feed_for(ms):
+    """Feed at the REPL for at least `ms` more, where a limit was set: a bounded step of the
+    start (the Wi-Fi join) is not cut short by a trial's window."""
+    global _until
+    later = time.ticks_add(time.ticks_ms(), ms)
+    if _until is not None and time.ticks_diff(later, _until) > 0:
+        _until = later
 
 
 def periodic(period_ms, callback):

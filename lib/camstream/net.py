@@ -91,6 +91,12 @@ def set_clock():
         return False
 
 
+def longest_start_ms(cfg):
+    """The most a start() can take: every network tried, every round, to its time limit,
+    and NTP's answer."""
+    return len(cfg["wifi"]) * JOIN_ROUNDS * JOIN_TIMEOUT_MS + 10000
+
+
 def start(cfg):
     """Boot-time network: station, else access point; sets the clock when online."""
     address = join(cfg)

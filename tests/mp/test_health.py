@@ -45,6 +45,19 @@ async def main():
     check("fed again once capture resumes", wdt.feeds > fed)
     task.cancel()
 
+    health.WDT_TIMEOUT_MS = 400  # the feeder's timer runs every 100 ms
+    health.feed_at_repl(300)  # a trial's window, shorter than a slow Wi-Fi join
+    health.feed_for(1200)  # the join's bound
+    wdt = machine.wdt  # the one the feeder feeds
+    fed = wdt.feeds
+    await asyncio.sleep_ms(900)
+    check("a join longer than the trial's window is fed to its end", wdt.feeds - fed >= 5)
+    await asyncio.sleep_ms(500)
+    fed = wdt.feeds
+    await asyncio.sleep_ms(400)
+    check("and no longer", wdt.feeds == fed)
+    health.take_over_watchdog()
+
     resets = []
     dog = softdog.SoftWatchdog(300, reset=lambda: resets.append(time.ticks_ms()))
     await healthy(0)
