@@ -1,12 +1,11 @@
 import os
 import shutil
 import sys
-import tempfile
 
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from firmware import IMAGE, MICROPYTHON, TESTCARD, Firmware  # noqa: E402
+from firmware import IMAGE, MICROPYTHON, TESTCARD, Firmware, chromium  # noqa: E402
 
 
 def pytest_sessionstart(session):
@@ -34,18 +33,7 @@ def start(tmp_path):
 
 @pytest.fixture
 def browser():
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
-    profile = tempfile.mkdtemp()
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage", "--user-data-dir=" + profile):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options)
+    driver, profile = chromium()
     yield driver
     driver.quit()
     shutil.rmtree(profile, ignore_errors=True)

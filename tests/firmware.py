@@ -6,6 +6,7 @@ import selectors
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -276,3 +277,21 @@ def _first_part_end(buf):
     length = int(headers.split("content-length:")[1].split("\r\n")[0])
     end = part + 4 + length + 2
     return end if len(buf) >= end else None
+
+
+def chromium():
+    """Debian's headless Chromium under chromedriver, with a profile of its own: (driver,
+    the profile's folder). It reaches what the calling thread's network reaches."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    profile = tempfile.mkdtemp()
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 "--disable-dev-shm-usage", "--user-data-dir=" + profile):
+        options.add_argument(flag)
+    return webdriver.Chrome(service=Service(shutil.which("chromedriver")), options=options), \
+        profile

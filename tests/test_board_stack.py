@@ -3,6 +3,7 @@ share what the stack carries, a stuck viewer costs the others nothing, a burst o
 connections is answered, and a slow frame still lets requests through. Skipped, saying why, where
 `../shared/micropython-lwip/` is absent."""
 import os
+import shutil
 import socket
 import threading
 import time
@@ -11,7 +12,7 @@ import urllib.request
 import pytest
 
 import boardstack
-from firmware import first_parts, wait_for
+from firmware import chromium, first_parts, wait_for
 from test_mqtt import Broker, Listener
 
 WHY = boardstack.missing()
@@ -223,3 +224,21 @@ def test_an_unreachable_broker_holds_no_connection_of_lwips_five(stack):
         c.stop.set()
     assert status["viewers"] == 2 and all(c.frames > 10 for c in counters), status
     assert [c.error for c in counters] == [None, None]
+
+
+def test_a_visitor_of_the_page_holds_at_most_two_of_lwips_connections(stack):
+    fw = stack("8000", "10mbit", "3ms")
+    driver, profile = chromium()  # started in the namespace: it reaches the board
+    try:
+        driver.get(fw.url + "/")  # its requests beside the stream go one at a time
+        assert wait_for(lambda: driver.execute_script(
+            "return document.getElementById('live').naturalWidth") == 320, 20)
+        held = []
+        for _ in range(20):  # the stream, and the page's status poll each second
+            held.append(fw.status()["connections"] - 1)  # less this request's own
+            time.sleep(0.25)
+        assert max(held) <= 2 and min(held) >= 1, held
+        assert fw.get("/snapshot.jpg")[0] == 200  # room left for another client
+    finally:
+        driver.quit()
+        shutil.rmtree(profile, ignore_errors=True)
