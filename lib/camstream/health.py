@@ -52,7 +52,7 @@ def watchdog():
             from .softdog import SoftWatchdog
             print("camera: this board has no watchdog (machine.WDT): a timer resets it if the"
                   " camera stops, but not a hang inside the firmware's C code")
-            _soft = SoftWatchdog(WDT_TIMEOUT_MS)
+            _soft = SoftWatchdog(WDT_TIMEOUT_MS, periodic)
         return _soft
     except (ValueError, OSError):
         return None

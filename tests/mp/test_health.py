@@ -59,7 +59,7 @@ async def main():
     health.take_over_watchdog()
 
     resets = []
-    dog = softdog.SoftWatchdog(300, reset=lambda: resets.append(time.ticks_ms()))
+    dog = softdog.SoftWatchdog(300, health.periodic, lambda: resets.append(time.ticks_ms()))
     await healthy(0)
     for _ in range(10):  # fed every 100 ms: never reset
         dog.feed()
