@@ -32,7 +32,7 @@ STUCK_MS = 1000  # a socket that took no whole segment this long, while others w
 ADAPT_MS = 100  # the rate is raised at most this often
 PAUSE_MS = 2  # between rounds while the first waiting socket is full
 HOLD_MS = 4000  # after an overflow, the rate stays under it this long before probing past
-RESCUE_MS = 1000  # a write held this long in modlwip's wait: the turn before is reset
+RESCUE_MS = 500  # a write held this long in modlwip's wait: the socket holding the memory is reset
 
 
 class Link:
