@@ -12,6 +12,10 @@ slot again and `rollback` says which build was given up, and why. Without slots,
 layout (/flash/lib) is used. The file helpers are boot.py's own (camstream/slots.py has
 their like): nothing that decides a rollback may come from an image that may be the broken
 one.
+
+With an SD card in, OpenMV's start-up boots from the card unless /flash/SKIPSD exists: a
+deploy writes it, and so does this file if it went missing (the camera mounts the card itself,
+for its clips: camstream/card.py).
 """
 import os
 import sys
@@ -74,9 +78,16 @@ def judge_trial(image):
     return (previous, back), False
 
 
+def keep_booting_from_flash():
+    if read("SKIPSD") is None:
+        write("SKIPSD", "Boot from /flash with an SD card in (OpenMV's start-up)")
+        print("camera: /flash/SKIPSD written: with an SD card in, the board boots from its flash")
+
+
 def start():
     image, on_trial = judge_trial(installed())
     if image:
+        keep_booting_from_flash()
         sys.path.insert(sys.path.index(".frozen") + 1 if ".frozen" in sys.path else 1,
                         image[0] + "/lib")  # relative to the flash, the current folder
         print("camera: image %s (slot %s%s)" % (image[1], image[0], ", on trial" if on_trial
@@ -91,4 +102,5 @@ def start():
 
 
 start()
-del read, write, remove, installed, judge_trial, start  # nothing of boot.py stays for main.py
+# nothing of boot.py stays for main.py
+del read, write, remove, installed, judge_trial, keep_booting_from_flash, start

@@ -4,7 +4,7 @@
 that file, and the board's supervisor resets the interpreter when it goes stale: the watchdog
 then outlives soft resets and cannot be stopped, as on the board. `reset()` ends the process
 with the exit status the supervisor reads as a hard reset. `Timer` runs its callback from a
-thread. The LED names are OpenMV's.
+thread. The LED names are OpenMV's. `SDCard` is mimxrt's slot (card.py mounts it).
 """
 import os
 import sys
@@ -69,3 +69,70 @@ class LED:
 
     def off(self):
         LED.lit.discard(self.name)
+
+
+class SDCard:
+    """mimxrt's `machine.SDCard(1)` with a card that is a FAT image file, $SIM_CARD_IMAGE
+    ($SIM_CARD_KB, default 65536; made and formatted on first use, as cards come). Without
+    it the slot is empty. While `<image>.gone` exists the card is out: `present()` is False
+    and block reads and writes answer -EIO. As on the board, a card is powered up only by
+    ioctl INIT (a mount): one put back answers -EIO until it is mounted again."""
+    EIO = 5
+    powered = False  # the slot's state, whatever object asks
+
+    def __init__(self, id=1):
+        self.path = os.getenv("SIM_CARD_IMAGE")
+        try:
+            self.path and os.stat(self.path)
+        except OSError:
+            self._make()
+
+    def _make(self):
+        with open(self.path, "wb") as f:
+            f.seek(int(os.getenv("SIM_CARD_KB") or 65536) * 1024 - 1)
+            f.write(b"\0")
+        import vfs
+        vfs.VfsFat.mkfs(self)
+        SDCard.powered = False
+
+    def present(self):
+        try:
+            os.stat(self.path + ".gone")
+            inside = False
+        except (OSError, TypeError):  # TypeError: no image, an empty slot
+            inside = bool(self.path)
+        if not inside:
+            SDCard.powered = False
+        return inside
+
+    def _blocks(self, block, buf, write):
+        if not (self.present() and SDCard.powered):
+            return -self.EIO
+        with open(self.path, "r+b") as f:
+            f.seek(block * 512)
+            if write:
+                f.write(buf)
+            else:
+                f.readinto(buf)
+        return 0
+
+    def readblocks(self, block, buf):
+        return self._blocks(block, buf, False)
+
+    def writeblocks(self, block, buf):
+        return self._blocks(block, buf, True)
+
+    def ioctl(self, op, arg):
+        if op == 1:  # INIT
+            SDCard.powered = self.present()
+            return 0 if SDCard.powered else -self.EIO
+        if op == 2:  # DEINIT
+            SDCard.powered = False
+            return 0
+        if op == 3:  # SYNC
+            return 0
+        if op in (4, 5):  # BLOCK_COUNT, BLOCK_SIZE
+            if not SDCard.powered:
+                return -self.EIO
+            return os.stat(self.path)[6] // 512 if op == 4 else 512
+        return None

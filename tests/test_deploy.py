@@ -125,6 +125,26 @@ def test_make_deploy_to_a_blank_board(board):
     assert "the board now boots slot a, build " + new in output
     b.wait_for_line("camera: image %s (slot a)" % new)
     assert b.build() == new
+    os.remove(os.path.join(b.flash, "SKIPSD"))  # gone (a card put in later would boot)
+    since = len(b.lines)
+    b.press_reset()
+    b.wait_for_line("camera: /flash/SKIPSD written", since)
+    assert os.path.exists(os.path.join(b.flash, "SKIPSD"))
+
+
+def test_deploy_to_a_board_with_an_sd_card_in(board, tmp_path):
+    """With a card in, OpenMV boots from the card (tests/mp/fakeboard_start.py does as its
+    _boot.py): the image must still go on the flash, and the board boot from there."""
+    card = tmp_path / "card"
+    card.mkdir()
+    b = board(env={"FAKEBOARD_CARD": str(card)})
+    status, output = b.deploy()
+    assert status == 0, output
+    assert "the board booted from its SD card" in output and "SKIPSD written" in output
+    new = build_of(IMAGE)
+    b.wait_for_line("camera: image %s (slot a)" % new)
+    assert b.build() == new
+    assert os.path.exists(os.path.join(b.flash, "SKIPSD")) and os.listdir(card) == []
 
 
 def test_deploy_over_a_running_camera_with_the_watchdog_armed(board, old_image):

@@ -165,6 +165,26 @@ def test_a_card_pulled_mid_clip_keeps_what_was_written(start, tmp_path):
     assert frames >= 10 and abs(frames - clip["frames"]) <= 1
 
 
+def test_a_card_put_back_is_mounted_again_and_recording_goes_on(start, tmp_path):
+    """The board boots from its flash (SKIPSD), so the camera mounts the card itself, and a
+    card put back answers nothing until it is mounted again (host/machine.py's SDCard)."""
+    image = str(tmp_path / "card.img")
+    fw = start(settings={"record": {"pre_s": 0, "post_s": 0}}, heap=HEAP,
+               env={"SIM_CARD_IMAGE": image, "SIM_CARD_KB": "8192", "SIM_STILL": "1"})
+    assert fw.post("/record", {"seconds": 1})[0] == 200
+    assert wait_for(lambda: len(clips(fw)) == 1, 20), fw.console()
+    open(image + ".gone", "w").close()
+    assert fw.post("/record", {"seconds": 5})[0] == 200
+    assert wait_for(lambda: fw.status()["record"]["state"] == "no card", 15), fw.console()
+    os.remove(image + ".gone")
+    assert wait_for(lambda: fw.status()["record"]["state"] == "idle", 15), fw.console()
+    assert "record: a card is in: mounted at /sdcard" in fw.console()
+    assert fw.post("/record", {"seconds": 1})[0] == 200
+    assert wait_for(lambda: len(clips(fw)) >= 2, 20), (clips(fw), fw.console())
+    newest = clips(fw)[0]
+    assert fw.get("/clips/%s.avi" % newest["name"])[2][:4] == b"RIFF"
+
+
 def test_a_power_cut_mid_clip_is_repaired_at_the_next_start(start, tmp_path):
     fw = recording(start, tmp_path, {"timelapse_s": 1}, env={"SIM_STILL": "1"})
     assert fw.post("/record", {"seconds": 20})[0] == 200

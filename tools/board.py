@@ -3,6 +3,8 @@
 Usage: python tools/board.py deploy|repl|logs [SERIAL_PORT [IMAGE_DIR]]
 Without SERIAL_PORT the board is found automatically when exactly one is attached.
 
+The image goes on the board's flash, and /flash/SKIPSD makes the board boot from there even
+with an SD card in (OpenMV boots from a card otherwise); the camera mounts the card itself.
 A deploy is atomic. The board keeps two image slots, /flash/a and /flash/b; boot.py runs
 the one named in /flash/active. The new image is copied into the other slot (only the
 files that differ from what that slot holds), its BUILD file last, and only then does
@@ -20,13 +22,22 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = os.path.join(ROOT, "build", "image")
 MPREMOTE = os.path.join(os.path.dirname(sys.executable), "mpremote")
 
-# Run on the board: pick the slot not in use, mark it incomplete, and work inside it.
+# Run on the board: work on /flash (a board with an SD card in boots from the card, unless
+# /flash/SKIPSD exists), pick the slot not in use, mark it incomplete, and work inside it.
 PREPARE = """import os
 def _exists(p):
     try:
         return bool(os.stat(p))
     except OSError:
         return False
+if os.getcwd().startswith("/sdcard"):
+    print("deploy: the board booted from its SD card; the camera goes on its flash")
+if _exists("/flash"):
+    os.chdir("/flash")
+if not _exists("SKIPSD"):
+    with open("SKIPSD", "w") as _f:
+        _f.write("Boot from /flash with an SD card in (OpenMV's start-up); the camera mounts the card")
+    print("deploy: /flash/SKIPSD written: the board boots from its flash, card or not")
 if not _exists("active") and _exists("active.tmp"):
     os.rename("active.tmp", "active")
 _old = open("active").read().strip() if _exists("active") else ""

@@ -17,7 +17,7 @@ import json
 import os
 import time
 
-from . import avi, paced
+from . import avi, card, paced
 from .clock import wall_clock
 from .log import log, log_limited
 
@@ -80,6 +80,9 @@ class Recorder:
         self.hub = hub
         self.vision = vision
         self.dir = cfg["record.dir"].rstrip("/")
+        if not self.dir.startswith("/") and card.slot():
+            self.dir = card.MOUNT + "/" + self.dir  # relative: on the card where there is a slot
+        self.on_card = self.dir.startswith(card.MOUNT + "/")
         self.trigger = cfg["record.trigger"]
         self.fps = cfg["record.fps"]
         self.post_ms = cfg["record.post_s"] * 1000
@@ -453,6 +456,8 @@ class Recorder:
         while True:
             await asyncio.sleep_ms(RETRY_MS)
             try:
+                if self.on_card and self.state == "no card" and card.mount(again=True):
+                    log("record: a card is in: mounted at %s" % card.MOUNT)
                 self._tidy()
                 self._make_room(4 * self.fps * self.frame_bytes)
             except OSError:
@@ -483,6 +488,13 @@ def start(cfg, hub, vision):
     """Record as `cfg` says, in tasks of their own: the function giving /status.json's
     `record` section, and the recorder (for its routes)."""
     recorder = Recorder(cfg, hub, vision, cfg["camera.buffer_kb"] * 1024)
+    if not recorder.pool:
+        return recorder  # no room: nothing is recorded
+    if recorder.on_card:
+        try:
+            card.mount()
+        except OSError as exc:
+            log("record: the card does not mount (%r): is it FAT-formatted?" % (exc,))
     asyncio.create_task(recorder.sample())
     asyncio.create_task(recorder.write())
     return recorder
