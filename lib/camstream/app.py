@@ -60,16 +60,13 @@ async def serve(cfg, camera, hub):
     sections = {"update": update_status}  # more parts of /status.json, by name
     if app.link:
         sections["link"] = app.link.stats
-    if cfg["mqtt.host"]:  # MQTT's code is loaded only when a broker is set
-        from .home_assistant import start
-        sections["mqtt"] = start(cfg, hub, viewers, vision, controls, ID, net.address,
-                                 app.link)
-    if cfg["record"]:  # the recorder's code is loaded only when settings ask for it
-        from .clips import add_clip_routes
-        sections["record"] = add_clip_routes(app, cfg, hub, vision)
+    if cfg["mqtt.host"]:  # the optional features, each plugged in when settings ask for it
+        sections["mqtt"] = plug("mqtt")(cfg, hub, viewers, vision, controls, ID, net.address,
+                                        app.link)
+    if cfg["record"]:
+        sections["record"] = plug("record")(app, cfg, hub, vision)
     if cfg["login"]:  # updates over the network only with a login (web.py says why)
-        from .update import add_route
-        add_route(app, ID)
+        plug("update")(app, ID)
     add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"], sections,
                controls)
     stages = (vision,) if vision else ()
@@ -89,6 +86,12 @@ async def serve(cfg, camera, hub):
                                backlog=limits.connections if limits else connections)
     except OSError as exc:  # the port in use, or no network
         print("camera: cannot listen on port %d: %r" % (cfg["port"], exc))
+
+
+def plug(feature):
+    """An optional feature's `plug` function: its package, camstream/<feature>/, is loaded
+    here, and only here, when settings ask for the feature."""
+    return __import__("camstream." + feature, None, None, ("plug",)).plug
 
 
 def shared_controls(camera, hub):
@@ -146,7 +149,7 @@ def start_network(cfg):
     if not net.start(cfg):
         print("camera: no network (set wifi, or ap.password, in settings.json)")
     if cfg["mqtt.host"]:  # looked up now: later, a look-up would hold the serving loop
-        from .mqtt_client import resolve
+        from .mqtt.client import resolve
         cfg["mqtt.host"] = resolve(cfg["mqtt.host"])
 
 

@@ -5,7 +5,7 @@ OpenMV's stm32-port boards (Nicla Vision, Portenta H7, GIGA R1, N6, H7 Plus) cou
 1.26) has no `time_ns`, so there the milliseconds come from `ticks_ms` since the second last
 ticked; and no `time`, `gmtime` or `localtime` either, so there the time is what NTP answered
 (`set`), carried on by `ticks_ms`, and until it answers it counts from the start (`known`
-is false). Dates are worked out without `gmtime` (recorder.utc).
+is false). Dates are worked out without `gmtime` (record/recorder.py: utc).
 """
 import time
 

@@ -6,7 +6,6 @@ import time
 from microdot import Response
 
 from .hub import BOUNDARY
-from .login import Login
 
 NO_CACHE = "no-store, no-cache, must-revalidate"
 REASONS = {400: "Bad Request", 415: "Unsupported Media Type", 500: "Internal Server Error"}
@@ -41,7 +40,10 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
     optional feature's part (name: a function giving it)."""
     sections = sections or {}
     started = time.ticks_ms()
-    guard = Login(login["user"], login["password"]) if login else None
+    guard = None
+    if login:  # the login's code is loaded only when one is set
+        from .login import Login
+        guard = Login(login["user"], login["password"])
 
     @app.before_request
     async def check_login(request):

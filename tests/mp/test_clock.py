@@ -95,7 +95,7 @@ board.ticks += 1234
 check("NTP's answer carried on by the ticks (%s)" % clock.stamp(),
       clock.stamp() == "%d.234" % (NOW_1970 + 1) and clock.known)
 
-from camstream.recorder import utc  # noqa: E402
+from camstream.record.recorder import utc  # noqa: E402
 dates = [0, 951782400, 1709164800, NOW_1970, 4102444799, 1234567890]
 check("dates worked out as gmtime does", all(utc(s) == time.gmtime(s)[:6] for s in dates))
 

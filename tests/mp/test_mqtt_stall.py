@@ -3,7 +3,7 @@ write time limit, and the frame buffer the picture was written from is released.
 import asyncio
 import time
 
-from camstream import mqtt_client
+from camstream.mqtt import client as mqtt_client
 from camstream.hub import FrameHub
 from check import check, report
 

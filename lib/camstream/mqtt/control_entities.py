@@ -11,7 +11,7 @@ Assistant shows.
 import asyncio
 import json
 
-from .log import log_limited
+from ..log import log_limited
 
 RESTART_DELAY_MS = 500  # time for the console line, and the broker's copy of the answer
 NAMES = {"framesize": "Frame size", "fps_cap": "Frame rate cap", "hmirror": "Mirror",

@@ -9,7 +9,7 @@ cut off dropped. Writes are paced (paced.py), so a slow card never holds up a vi
 import struct
 import time
 
-from . import paced
+from .. import paced
 
 HEADER = 224  # RIFF, hdrl (avih, strl: strh, strf), the movi list's head
 MOVI = HEADER - 4  # where "movi" sits: index offsets count from it

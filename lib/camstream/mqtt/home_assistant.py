@@ -12,7 +12,7 @@ each connect and whenever Home Assistant says it is back (`online` on `<prefix>/
 The vision entities follow the keys of the first result (at most MAX_VISION), or the names
 vision.py gives in ENTITIES: a `binary_sensor` for each true or false value (`motion` is a
 motion sensor), a `sensor` for each number, and one `sensor` with the whole result as its
-attributes. The runtime controls are entities too (home_assistant_controls.py).
+attributes. The runtime controls are entities too (control_entities.py).
 """
 import asyncio
 import gc
@@ -20,9 +20,9 @@ import json
 import sys
 import time
 
-from .home_assistant_controls import ControlEntities
-from .log import log_limited
-from .mqtt_client import MqttClient
+from .control_entities import ControlEntities
+from ..log import log_limited
+from .client import MqttClient
 
 DIAGNOSTICS_S = 30
 VISION_S = 60

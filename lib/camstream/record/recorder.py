@@ -17,9 +17,10 @@ import json
 import os
 import time
 
-from . import avi, card, paced
-from .clock import wall_clock
-from .log import log, log_limited
+from . import avi, card
+from .. import paced
+from ..clock import wall_clock
+from ..log import log, log_limited
 
 RESERVE = 64 * 1024  # free heap left beside the pool, for viewers and vision.py
 QUEUE = 3  # slots beyond the pre-roll, for frames waiting for the card

@@ -7,7 +7,7 @@ import json
 from microdot import Response
 
 from . import avi
-from .hub import BOUNDARY, CLOSING, HEADER, OPENING
+from ..hub import BOUNDARY, CLOSING, HEADER, OPENING
 from .recorder import start, valid_name
 
 PIECE = 1024  # bytes of a file read and sent at a time

@@ -18,8 +18,8 @@ import time
 from asyncio import core  # MicroPython's scheduler: its I/O queue, as open_connection uses it
 from errno import EINPROGRESS
 
-from .log import log
-from .server import SocketWriter
+from ..log import log
+from ..server import SocketWriter
 
 CONNECT_TIMEOUT_MS = 5000
 WRITE_TIMEOUT_MS = 5000  # a broker that takes no more for this long is given up: a picture

@@ -22,9 +22,9 @@ import os
 
 from microdot import Response
 
-from . import paced
-from .log import log
-from .slots import read, remove, running, write
+from .. import paced
+from ..log import log
+from ..slots import read, remove, running, write
 
 MAX_BYTES = 2 * 1024 * 1024  # the largest upload taken at all: more than any image
 MAX_FILES = 64
