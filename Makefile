@@ -18,7 +18,7 @@ MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdo
 
 HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto tc:iproute2 unshare:util-linux
 
-.PHONY: all image run test host-tools bench deploy repl logs clean
+.PHONY: all image run test host-tools bench deploy repl logs clean docs
 
 all: image
 
@@ -93,4 +93,9 @@ clean:
 # MP32=../shared/micropython32/micropython adds the smallest heap on a 32-bit build.
 bench: image $(TESTCARD)/.done
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/heap.py
 	$(PYTHON) bench/board_stack.py
+
+# The settings reference (docs/settings.md), made from the settings schema.
+docs: $(BIN)/.installed
+	$(PYTHON) tools/settings_table.py

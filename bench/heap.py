@@ -1,6 +1,7 @@
 """The heap the firmware holds (`heap_used` of /status.json, which collects garbage first): at
 rest, and with 8 viewers streaming, in its default settings and with recording, on the 64-bit interpreter and, when
-$MP32 names one, the 32-bit build. Writes bench/results/heap.{md,json}.
+$MP32 names one, the 32-bit build. Writes bench/results/heap.{md,json} and
+docs/performance.md's table.
 """
 import json
 import os
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 from firmware import MICROPYTHON, Firmware  # noqa: E402
-from run import clients, progress  # noqa: E402
+from run import clients, progress, write_between  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
 VIEWERS = 8
@@ -58,6 +59,7 @@ def main():
         f.write(text + "\n")
     with open(os.path.join(RESULTS, "heap.json"), "w") as f:
         json.dump(rows, f, indent=1)
+    write_between("<!-- heap results -->", "<!-- end of heap results -->", text)
     print(text)
 
 

@@ -575,20 +575,24 @@ def main():
                    "mqtt": mqtt, "record": record,
                    "smallest_heap_kb": heaps, "machine": machine}, f, indent=1)
     chart(runs, os.path.join(RESULTS, "chart.png"))
-    update_readme(text)
+    update_page(text)
     print(text)
 
 
-def update_readme(text):
-    """Put the latest results between the README's bench markers."""
-    path = os.path.join(ROOT, "README.md")
-    with open(path) as f:
-        readme = f.read()
-    start, end = readme.index(BEGIN) + len(BEGIN), readme.index(END)
+def update_page(text):
+    """Put the latest results between docs/performance.md's bench markers."""
     body = text.split("\n", 2)[2]  # without the title
+    write_between(BEGIN, END, body + "\n![benchmark chart](../bench/results/chart.png)")
+
+
+def write_between(begin, end, text):
+    """Replace what docs/performance.md holds between two markers."""
+    path = os.path.join(ROOT, "docs", "performance.md")
+    with open(path) as f:
+        page = f.read()
+    start, stop = page.index(begin) + len(begin), page.index(end)
     with open(path, "w") as f:
-        f.write(readme[:start] + "\n" + body + "\n![benchmark chart](bench/results/chart.png)\n"
-                + readme[end:])
+        f.write(page[:start] + "\n" + text + "\n" + page[stop:])
 
 
 if __name__ == "__main__":

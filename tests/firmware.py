@@ -16,7 +16,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 IMAGE = os.path.join(ROOT, "build", "image")
 TESTCARD = os.path.join(ROOT, "build", "testcard")
 HOST = os.path.join(ROOT, "host")
-HEAP = "296K"  # the default heap, as make run's (Makefile): README, "What the default heap stands for"
+HEAP = "296K"  # the default heap, as make run's (Makefile): docs/reliability.md, "What the default heap stands for"
 MICROPYTHON = os.path.join(ROOT, ".venv", "bin", "micropython")
 BOUNDARY = b"--frame"
 SEQ = re.compile(rb"\xff\xfe\x00\x0eseq=(\d{8})")

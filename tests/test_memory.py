@@ -8,7 +8,7 @@ from firmware import HEAP, ROOT, Firmware, wait_for
 from test_robustness import Streaming, resting_heap
 
 ROOM = 32 * 1024  # free for vision.py at the defaults with track_ball and 8 viewers ...
-PIECE = 16 * 1024  # ... in which one piece this large can be allocated (README: Memory)
+PIECE = 16 * 1024  # ... in which one piece this large can be allocated (docs/reliability.md: Memory)
 # examples/track_ball.py, reporting after each frame the free heap and whether PIECE fits
 PROBE = """
 import gc

@@ -33,45 +33,75 @@ def _login(v):
         return 'null or {"user": ..., "password": ...}'
 
 
-# name: (default, check). Dotted names are nested objects in the file.
+# name: (default, check). Dotted names are nested objects in the file. The comment on each
+# entry (and the comment lines under it) is its meaning in the settings reference, which
+# tools/settings_table.py makes from this schema: docs/settings.md.
 SCHEMA = {
-    "wifi": ([], _networks),
-    "name": ("", _name),  # "": openmv- and the end of the board's MAC (net.default_name)
-    "ap.ssid": ("openmv-cam", text(1, 32)),
-    "ap.password": ("", text(0, 63)),
-    "ap.open": (False, flag),
-    "port": (80, whole(1, 65535)),
-    "camera.framesize": ("QVGA", one_of(sorted(FRAMESIZES, key=FRAMESIZES.get))),
-    "camera.pixformat": ("RGB565", one_of(PIXFORMATS)),
-    "camera.quality": (85, whole(*RANGES["quality"])),
-    "camera.fps_cap": (0, whole(*RANGES["fps_cap"])),
-    "camera.buffer_kb": (0, whole(0, 512)),
-    "camera.buffers": (3, whole(2, 16)),
-    "camera.idle_fps": (1, whole(0, 30)),
-    "viewers.max": (0, whole(0, 256)),  # 0: as many as the network stack carries
-    "viewers.stall_timeout_s": (10, whole(1, 600)),
-    "requests.timeout_s": (5, whole(1, 60)),
-    "requests.max_line": (2048, whole(256, 16384)),
-    "requests.max_head": (4096, whole(1024, 65536)),
-    "requests.max_headers": (32, whole(4, 256)),
-    "login": (None, _login),
-    "mqtt.host": ("", text(0, 64)),  # empty: no MQTT, and none of its code loaded
-    "mqtt.port": (1883, whole(1, 65535)),
-    "mqtt.user": ("", text(0, 64)),
-    "mqtt.password": ("", text(0, 64)),
-    "mqtt.topic": ("", text(0, 64)),  # empty: openmv/<name>
-    "mqtt.discovery": ("homeassistant", text(0, 64)),  # empty: no discovery configs
-    "mqtt.keepalive_s": (30, whole(2, 600)),
-    "mqtt.image_s": (10, whole(0, 86400)),  # 0: a picture only when a vision event starts
-    "record.trigger": ("motion", text(1, 32)),  # recording is off without a "record" object
-    "record.pre_s": (2, whole(0, 30)),
-    "record.post_s": (3, whole(0, 300)),
-    "record.max_s": (60, whole(1, 3600)),
-    "record.fps": (5, whole(1, 30)),
-    "record.timelapse_s": (0, whole(0, 86400)),  # 0: no time-lapse
-    "record.dir": ("clips", text(1, 64)),
-    "record.max_mb": (1024, whole(1, 1048576)),
-    "record.keep_days": (0, whole(0, 3650)),  # 0: kept until room is needed
+    "wifi": ([], _networks),  # networks to join, tried in order: [{"ssid": ..., "password": ...}]
+    "name": ("", _name),  # the camera's name: its host name (DHCP, and mDNS: http://<name>.local/)
+    # and in /status.json; "": openmv- and the last 6 hex digits of the board's MAC. A
+    # `hostname` from older settings is taken as the name
+    "ap.ssid": ("openmv-cam", text(1, 32)),  # the fallback access point's network name, opened
+    # when no Wi-Fi network answers
+    "ap.password": ("", text(0, 63)),  # its WPA2 password, 8 or more characters; without one
+    # there is no access point, unless ap.open
+    "ap.open": (False, flag),  # true: an access point with no password
+    "port": (80, whole(1, 65535)),  # the HTTP port
+    "camera.framesize": ("QVGA", one_of(sorted(FRAMESIZES, key=FRAMESIZES.get))),  # sensor
+    # mode: the frame size (the page and /control change it live)
+    "camera.pixformat": ("RGB565", one_of(PIXFORMATS)),  # sensor mode: colour, grey or the
+    # sensor's own JPEG (a mono sensor takes GRAYSCALE, and says so)
+    "camera.quality": (85, whole(*RANGES["quality"])),  # JPEG quality
+    "camera.fps_cap": (0, whole(*RANGES["fps_cap"])),  # at most this many frames a second
+    # (0: as fast as the sensor)
+    "camera.buffer_kb": (0, whole(0, 512)),  # the size of each frame buffer (0: by frame size,
+    # 22 KB at QVGA)
+    "camera.buffers": (3, whole(2, 16)),  # frame buffers, allocated at start (fewer if the heap
+    # lacks room, never under 2)
+    "camera.idle_fps": (1, whole(0, 30)),  # the capture rate while nobody watches (0: always
+    # the full rate)
+    "viewers.max": (0, whole(0, 256)),  # viewers of /stream.jpg at once; more get 503 with
+    # Retry-After. 0: what the network stack carries: 8 on POSIX sockets; on a board's lwIP
+    # (5 TCP connections in all), 3, or 2 with MQTT
+    "viewers.stall_timeout_s": (10, whole(1, 600)),  # a client whose socket accepts nothing
+    # this long is dropped
+    "requests.timeout_s": (5, whole(1, 60)),  # a request head must arrive within this
+    # (slowloris)
+    "requests.max_line": (2048, whole(256, 16384)),  # the longest request or header line
+    # (else 431)
+    "requests.max_head": (4096, whole(1024, 65536)),  # the largest request head (else 431): each
+    # open connection may hold one, so these limits bound the heap a crowd can take
+    "requests.max_headers": (32, whole(4, 256)),  # the most header lines (else 431)
+    "login": (None, _login),  # HTTP Basic authentication for every path, compared in constant
+    # time; a wrong one is answered after 1 s (that connection only); never logged. With it,
+    # updates over the network are taken
+    "mqtt.host": ("", text(0, 64)),  # the MQTT broker, a name or an address (looked up once, at
+    # start); empty: no MQTT, and none of its code loaded
+    "mqtt.port": (1883, whole(1, 65535)),  # the broker's port
+    "mqtt.user": ("", text(0, 64)),  # the broker's login, if it asks for one
+    "mqtt.password": ("", text(0, 64)),  # its password
+    "mqtt.topic": ("", text(0, 64)),  # the camera's topics start with this (empty:
+    # openmv/<name>)
+    "mqtt.discovery": ("homeassistant", text(0, 64)),  # Home Assistant's discovery prefix
+    # (empty: no discovery configs)
+    "mqtt.keepalive_s": (30, whole(2, 600)),  # a ping every half of this; the broker says
+    # offline after 1.5 of these without a word
+    "mqtt.image_s": (10, whole(0, 86400)),  # seconds between the camera entity's pictures
+    # (0: only when a vision event starts)
+    "record.trigger": ("motion", text(1, 32)),  # recording is on with a "record" object, even
+    # {}: a key of the vision result; while it is true, an event lasts
+    "record.pre_s": (2, whole(0, 30)),  # seconds kept from before the event
+    "record.post_s": (3, whole(0, 300)),  # seconds kept after its end
+    "record.max_s": (60, whole(1, 3600)),  # a clip ends after this long, even if the event goes
+    # on (the next one starts at once)
+    "record.fps": (5, whole(1, 30)),  # frames a second recorded (and played back)
+    "record.timelapse_s": (0, whole(0, 86400)),  # one frame every N seconds into
+    # lapse-YYYYMMDD.avi, one file a day (0: no time-lapse)
+    "record.dir": ("clips", text(1, 64)),  # the clips' folder: a relative one is on the SD card
+    # where the board has a slot (/sdcard/clips), else on its flash
+    "record.max_mb": (1024, whole(1, 1048576)),  # the clips' budget: the oldest go first
+    "record.keep_days": (0, whole(0, 3650)),  # clips older than this are deleted (0: kept
+    # until room is needed)
 }
 for _name, _default in PICTURE.items():
     SCHEMA["camera." + _name] = (_default, picture_check(_name))
