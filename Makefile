@@ -18,7 +18,7 @@ MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdo
 
 HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto tc:iproute2 unshare:util-linux
 
-.PHONY: all image run test host-tools bench deploy repl logs clean docs
+.PHONY: all image run test host-tools bench deploy repl logs clean docs password
 
 all: image
 
@@ -95,6 +95,10 @@ bench: image $(TESTCARD)/.done
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/heap.py
 	$(PYTHON) bench/board_stack.py
+
+# An account for settings.json's users, its password kept as hashes: USER=name [ROLE=viewer].
+password: $(BIN)/.installed
+	@$(PYTHON) tools/password.py "$(USER)" "$(ROLE)"
 
 # The settings reference (docs/settings.md), made from the settings schema.
 docs: $(BIN)/.installed

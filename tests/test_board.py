@@ -2,6 +2,7 @@
 login, frame-rate cap."""
 import base64
 import os
+import re
 import socket
 import time
 import urllib.error
@@ -50,8 +51,12 @@ def test_bad_settings_warn_once_each_and_the_camera_still_runs(start):
 
 def test_login_guards_every_route(start):
     fw = start(settings={"login": {"user": "ha", "password": "s3cret"}})
-    status, headers, _ = fw.get("/snapshot.jpg")
-    assert status == 401 and headers["WWW-Authenticate"].startswith("Basic")
+    try:
+        urllib.request.urlopen(fw.url + "/snapshot.jpg", timeout=10)
+    except urllib.error.HTTPError as err:
+        offers = [o.split(" ")[0] + " " + (re.search("algorithm=([^,]+)", o) or re.search(
+            "()", o)).group(1) for o in err.headers.get_all("WWW-Authenticate")]
+        assert err.code == 401 and offers == ["Digest SHA-256", "Digest MD5", "Basic "], offers
     assert fw.get("/stream.jpg")[0] == 401 and fw.get("/")[0] == 401
     token = base64.b64encode(b"ha:s3cret").decode()
     req = urllib.request.Request(fw.url + "/status.json", headers={"Authorization": "Basic " + token})

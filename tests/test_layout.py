@@ -10,7 +10,7 @@ import pytest
 from firmware import ROOT
 
 PACKAGE = os.path.join(ROOT, "lib", "camstream")
-FEATURES = ("mqtt", "record", "update")
+FEATURES = ("accounts", "mqtt", "record", "update")
 IMPORT = re.compile(r"^\s*from (\.+)([\w.]*) import ([\w, ]+)", re.M)
 PLUG = re.compile(r"\bplug\(\"(\w+)\"\)")
 
@@ -70,7 +70,7 @@ def test_no_module_imports_one_that_imports_it_back():
 
 def test_the_core_never_imports_a_feature_and_features_not_each_other():
     graph = imports()
-    assert {"mqtt", "record", "update"} <= graph["app"]  # plugged in by name
+    assert set(FEATURES) <= graph["app"]  # plugged in by name
     for name, targets in graph.items():
         for target in targets:
             feature = feature_of(target)
@@ -100,7 +100,8 @@ def loaded(fw):
 
 @pytest.mark.parametrize("settings, plugged", [
     ({}, ()), ({"record": {"pre_s": 0}}, ("record",)),
-    ({"login": {"user": "admin", "password": "secret"}}, ("update",)),
+    ({"login": {"user": "admin", "password": "secret"}}, ("accounts", "update")),
+    ({"users": [{"user": "tv", "password": "secret", "role": "viewer"}]}, ("accounts",)),
     ({"mqtt": {"host": "127.0.0.1", "port": 9}}, ("mqtt",))])  # no broker there: still plugged
 def test_a_feature_is_loaded_only_when_settings_ask_for_it(start, settings, plugged):
     fw = start(settings=settings, script=LOADED_START, heap="1M")

@@ -3,16 +3,19 @@ the network (POST /update), then follow it through its reset and its trial boot.
 
 Usage: python tools/deploy_http.py HOST[:PORT] [IMAGE_DIR]
 
-The login is $CAMERA_LOGIN (user:password), else settings.json's (`login.user`,
-`login.password`: the image's copy of it), else asked for. Exits 0 once
+The login is $CAMERA_LOGIN (user:password), else settings.json's (`login`, or the first admin
+in `users` with a password: the image's copy of it), else asked for; it is sent by Digest when
+the camera offers it, else by Basic. Exits 0 once
 the camera runs the new build, 1 when it refused the image or went back to the old one
 (with why), 2 when it cannot be reached or the login is wrong or missing.
 """
 import base64
 import getpass
+import hashlib
 import http.client
 import json
 import os
+import re
 import sys
 import time
 
@@ -27,23 +30,60 @@ TRIAL_WITHIN_S = 150  # for its trial to end: confirmed, or two failed starts an
 
 
 class Camera:
+    """The camera's HTTP API, logged in by Digest when the camera offers it (SHA-256, else
+    MD5), else by Basic."""
+
     def __init__(self, where, login):
         host, _, port = where.partition(":")
         self.host, self.port = host, int(port or 80)
-        self.auth = {}
-        if login:
-            token = base64.b64encode(("%s:%s" % login).encode()).decode()
-            self.auth = {"Authorization": "Basic " + token}
+        self.login = login
+        self.challenge = None  # the Digest challenge answered, once asked for
+        self.count = 0
+
+    def authorization(self, method, path):
+        if not self.login:
+            return {}
+        if self.challenge is None:
+            self.challenge = self._challenge()
+        if not self.challenge:
+            token = base64.b64encode(("%s:%s" % self.login).encode()).decode()
+            return {"Authorization": "Basic " + token}
+        self.count += 1
+        return {"Authorization": digest(self.login, method, path, self.challenge, self.count)}
+
+    def _challenge(self):
+        """The first Digest challenge this tool can answer, or {} (Basic, or no login)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+        try:
+            conn.request("GET", "/status.json")
+            res = conn.getresponse()
+            res.read()
+            offers = res.msg.get_all("WWW-Authenticate") or []
+        finally:
+            conn.close()
+        for offer in offers:
+            scheme, _, rest = offer.partition(" ")
+            found = dict(re.findall(r'(\w+)="?([^",]*)"?', rest))
+            if scheme.lower() == "digest" and found.get("algorithm", "MD5") in HASHES:
+                return found
+        return {}
 
     def request(self, method, path, body=b"", headers=None, timeout=10):
         """(status, text) of one request; OSError when the camera cannot be reached."""
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        try:
-            conn.request(method, path, body, dict(self.auth, **(headers or {})))
-            res = conn.getresponse()
-            return res.status, res.read().decode(errors="replace")
-        finally:
-            conn.close()
+        for _ in range(2):  # once more with a fresh nonce when the camera says it is stale
+            conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+            try:
+                conn.request(method, path, body, dict(self.authorization(method, path),
+                                                      **(headers or {})))
+                res = conn.getresponse()
+                answer = res.status, res.read().decode(errors="replace")
+                stale = "stale=true" in (res.getheader("WWW-Authenticate") or "")
+            finally:
+                conn.close()
+            if not (answer[0] == 401 and stale):
+                return answer
+            self.challenge = None
+        return answer
 
     def status(self):
         code, text = self.request("GET", "/status.json")
@@ -53,8 +93,8 @@ class Camera:
         """Stream the image with a progress line; (status, text) of the answer."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=30)
         conn.putrequest("POST", "/update")
-        for name, value in dict(self.auth, **{"Content-Type": "application/octet-stream",
-                                               "Content-Length": str(total)}).items():
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(total)}
+        for name, value in dict(self.authorization("POST", "/update"), **headers).items():
             conn.putheader(name, value)
         conn.endheaders()
         sent, began = 0, time.time()
@@ -67,6 +107,23 @@ class Camera:
         answer = res.status, res.read().decode(errors="replace")
         conn.close()
         return answer
+
+
+HASHES = {"SHA-256": "sha256", "MD5": "md5"}
+
+
+def digest(login, method, path, challenge, count):
+    """A Digest Authorization header (RFC 7616, qop=auth) answering `challenge`."""
+    name = challenge.get("algorithm", "MD5")
+    h = (lambda text: hashlib.new(HASHES[name], text.encode()).hexdigest())
+    user, password = login
+    cnonce, nc = os.urandom(8).hex(), "%08x" % count
+    ha1 = h("%s:%s:%s" % (user, challenge["realm"], password))
+    response = h("%s:%s:%s:%s:auth:%s" % (ha1, challenge["nonce"], nc, cnonce,
+                                          h("%s:%s" % (method, path))))
+    return ('Digest username="%s", realm="%s", nonce="%s", uri="%s", algorithm=%s, qop=auth, '
+            'nc=%s, cnonce="%s", response="%s"' % (user, challenge["realm"], challenge["nonce"],
+                                                   path, name, nc, cnonce, response))
 
 
 def head(image, files):
@@ -103,9 +160,12 @@ def login_of(settings_path):
         return user, password
     try:
         with open(settings_path) as f:
-            login = json.load(f).get("login") or {}
-        if login.get("user") and login.get("password"):
-            return login["user"], login["password"]
+            settings = json.load(f)
+        admins = [settings.get("login") or {}] + [u for u in settings.get("users") or []
+                                                   if u.get("role") == "admin"]
+        for login in admins:
+            if login.get("user") and login.get("password"):
+                return login["user"], login["password"]
     except (OSError, ValueError, AttributeError):
         pass
     if not sys.stdin.isatty():

@@ -65,10 +65,11 @@ async def serve(cfg, camera, hub):
                                         app.link)
     if cfg["record"]:
         sections["record"] = plug("record")(app, cfg, hub, vision)
-    if cfg["login"]:  # updates over the network only with a login (web.py says why)
+    guard = None if cfg["accounts"] is None else plug("accounts")(
+        cfg["accounts"], cfg["auth.realm"], cfg["auth.basic"], cfg["auth.nonce_s"])
+    if guard and guard.admins():  # updates over the network only for an admin (web.py says why)
         plug("update")(app, ID)
-    add_routes(app, hub, viewers, cfg["login"], vision, ID, camera, cfg["name"], sections,
-               controls)
+    add_routes(app, hub, viewers, guard, vision, ID, camera, cfg["name"], sections, controls)
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching
     jobs = (capture_loop(camera, hub, stages, cfg["camera.idle_fps"], watched), hub.keepalive(),

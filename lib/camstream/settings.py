@@ -33,6 +33,38 @@ def _login(v):
         return 'null or {"user": ..., "password": ...}'
 
 
+def _hex(v, length):
+    return isinstance(v, str) and len(v) == length and all(c in "0123456789abcdef" for c in v)
+
+
+def _account(a):
+    """What is wrong with an entry of `users`, or None."""
+    if not isinstance(a, dict) or text(1, 64)(a.get("user")) is not None:
+        return "has no user"
+    if a.get("role") not in ("admin", "viewer"):
+        return 'needs a role, "admin" or "viewer"'
+    h = a.get("hash")
+    if ("password" in a) == (h is not None):
+        return "needs a password or a hash (make password), one of them"
+    if h is None:
+        return None if text(1, 64)(a["password"]) is None else "needs a password of 1 to 64 " \
+            "characters"
+    salt, _, digest = str(h.get("basic", "")).partition("$") if isinstance(h, dict) else \
+        ("", "", "")
+    if not (isinstance(h, dict) and isinstance(h.get("realm"), str) and _hex(h.get("sha256"), 64)
+            and _hex(digest, 64) and salt and (h.get("md5") is None or _hex(h["md5"], 32))):
+        return "has a hash that make password did not write"
+
+
+def _users(v):
+    if not isinstance(v, list):
+        return 'a list of {"user": ..., "password": ..., "role": "admin" or "viewer"}'
+    for n, a in enumerate(v):
+        problem = _account(a)
+        if problem:
+            return "a list of accounts, and entry %d %s" % (n + 1, problem)
+
+
 # name: (default, check). Dotted names are nested objects in the file. The comment on each
 # entry (and the comment lines under it) is its meaning in the settings reference, which
 # tools/settings_table.py makes from this schema: docs/settings.md.
@@ -72,9 +104,17 @@ SCHEMA = {
     "requests.max_head": (4096, whole(1024, 65536)),  # the largest request head (else 431): each
     # open connection may hold one, so these limits bound the heap a crowd can take
     "requests.max_headers": (32, whole(4, 256)),  # the most header lines (else 431)
-    "login": (None, _login),  # HTTP Basic authentication for every path, compared in constant
-    # time; a wrong one is answered after 1 s (that connection only); never logged. With it,
-    # updates over the network are taken
+    "login": (None, _login),  # one admin account (as an entry of users): a login is then asked
+    # on every path, by HTTP Digest or Basic; with an admin, updates over the network are taken
+    "users": ([], _users),  # accounts: {"user", "password" or "hash" (make password), "role"};
+    # an admin may change the camera, a viewer only watch (streams, snapshots, status, clips).
+    # A malformed entry keeps the camera locked until it is fixed, never open
+    "auth.realm": ("camera", text(1, 64)),  # the realm logins are asked for (a hash is made
+    # for one realm: make password reads it from settings.json)
+    "auth.basic": (True, flag),  # false: Digest alone is offered, so no password crosses the
+    # network in the clear
+    "auth.nonce_s": (300, whole(10, 86400)),  # a Digest nonce is good this long; an older one
+    # is answered stale=true, with a fresh one
     "mqtt.host": ("", text(0, 64)),  # the MQTT broker, a name or an address (looked up once, at
     # start); empty: no MQTT, and none of its code loaded
     "mqtt.port": (1883, whole(1, 65535)),  # the broker's port
@@ -120,6 +160,7 @@ def _flatten(obj, prefix, out):
 def validate(data, warn=print):
     """A complete settings dict (flat, dotted names) from parsed JSON, warning once per problem."""
     result = {name: spec[0] for name, spec in SCHEMA.items()}
+    locked = False
     if not isinstance(data, dict):
         warn("settings: the file must hold a JSON object; using defaults")
         data = {}
@@ -134,7 +175,11 @@ def validate(data, warn=print):
             warn("settings: unknown setting %s ignored" % name)
             continue
         problem = spec[1](value)
-        if problem:
+        if problem and name in ("login", "users"):
+            warn("settings: %s must be %s; the camera stays locked until that is "
+                 "fixed" % (name, problem))
+            locked = True
+        elif problem:
             warn("settings: %s must be %s; using %r" % (name, problem, spec[0]))
         else:
             result[name] = value
@@ -143,12 +188,27 @@ def validate(data, warn=print):
             warn("settings: ap.password needs 8 or more characters (WPA2); no access point")
         result["ap.ssid"] = None  # no access point: WPA2 needs a password, open must be asked for
     result["record"] = isinstance(data.get("record"), dict)
+    result["accounts"] = [] if locked else _accounts(result, warn)
     if not result["camera.buffer_kb"]:
         result["camera.buffer_kb"] = FRAMESIZES[result["camera.framesize"]]
     # the picture controls not at their defaults, as the camera applies them
     result["camera.picture"] = {name: result["camera." + name] for name in PICTURE
                                 if result["camera." + name] != PICTURE[name]}
     return result
+
+
+def _accounts(result, warn):
+    """The accounts (the login is an admin's), [] to stay locked, or None: an open camera."""
+    accounts = list(result["users"])
+    if result["login"]:
+        accounts.insert(0, dict(result["login"], role="admin"))
+    for a in accounts:
+        if "hash" in a and a["hash"]["realm"] != result["auth.realm"]:
+            warn("settings: users: %s's hash is for realm %s, not %s (make password again); the "
+                 "camera stays locked until that is fixed" % (a["user"], a["hash"]["realm"],
+                                                     result["auth.realm"]))
+            return []
+    return accounts or None
 
 
 def _read(path):

@@ -31,25 +31,30 @@ def stream_rate(arg):
     return fps if 0.1 <= fps <= 120 else None
 
 
-def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None, name="",
+def add_routes(app, hub, viewers, guard=None, vision=None, build="", camera=None, name="",
                sections=None, controls=None):
     """Serve `hub` to `viewers` from `app`, a `Server`, with `vision`'s results where there is
-    a vision stage and `camera`'s controls (`controls()` gives them); with `login`, only to
-    those who give it.
+    a vision stage and `camera`'s controls (`controls()` gives them); with a `guard` (the
+    accounts), only to those who log in, and only GET and HEAD to a viewer.
     `build` names the image, `name` the camera; `sections` adds to /status.json each
     optional feature's part (name: a function giving it)."""
     sections = sections or {}
     started = time.ticks_ms()
-    guard = None
-    if login:  # the login's code is loaded only when one is set
-        from .login import Login
-        guard = Login(login["user"], login["password"])
 
     @app.before_request
     async def check_login(request):
-        if guard and not await guard.allows(request.headers.get("Authorization")):
-            return text("Login required", 401, "Unauthorized",
-                        {"WWW-Authenticate": 'Basic realm="camera", charset="UTF-8"'})
+        request.g.role = "admin"  # an open camera
+        if not guard:
+            return
+        role, challenge = await guard.admit(request.method, request.url,
+                                            request.headers.get("Authorization"))
+        if challenge:
+            return text("Login required", 401, "Unauthorized", challenge)
+        request.g.role = role
+        if role != "admin" and request.method not in ("GET", "HEAD"):
+            return text("This needs an admin account: %s %s changes the camera, and this "
+                        "account may only watch" % (request.method, request.path), 403,
+                        "Forbidden")
 
     @app.errorhandler(404)
     async def not_found(request):
@@ -136,12 +141,12 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
         status, answer = await controls().post(request.headers.get("Content-Type"), request.body)
         return answer if status == 200 else text(answer, status, REASONS[status])
 
-    if not login:
+    if not (guard and guard.admins()):
         @app.post("/update")
         async def no_update(request):
             return text("Updates need a login, so that nobody else can replace the camera's "
-                        "code: set login.user and login.password in settings.json", 403,
-                        "Forbidden")
+                        "code: set login.user and login.password (or an admin in users) in "
+                        "settings.json", 403, "Forbidden")
 
     @app.get("/status.json")
     async def status(request):
@@ -171,6 +176,7 @@ def add_routes(app, hub, viewers, login=None, vision=None, build="", camera=None
             "connections_turned_away": app.turned_away,
             "socket_errors": app.socket_errors,
             "logins_refused": guard.failures if guard else 0,
+            "role": request.g.role,  # the asker's: the page shows a viewer no controls
             "heap_used": gc.mem_alloc(),
             "heap_free": gc.mem_free(),
             "vision": vision.stats() if vision else None,
