@@ -28,6 +28,27 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_udp_pair():
+    """An even UDP port whose next one is free too: RTP and RTCP."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("0.0.0.0", 0))
+            port = s.getsockname()[1] & ~1
+        try:
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a, \
+                    socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                a.bind(("0.0.0.0", port))
+                b.bind(("0.0.0.0", port + 1))
+                return port
+        except OSError:
+            continue
+
+
+def rtsp_settings():
+    """An `rtsp` settings object on free ports."""
+    return {"port": free_port(), "rtp_port": free_udp_pair()}
+
+
 class Firmware:
     """One MicroPython process running the image's main.py with the simulated camera.
 

@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from firmware import ROOT
+from firmware import ROOT, rtsp_settings
 
 PACKAGE = os.path.join(ROOT, "lib", "camstream")
-FEATURES = ("accounts", "mqtt", "record", "update")
+FEATURES = ("accounts", "mqtt", "record", "rtsp", "update")
 IMPORT = re.compile(r"^\s*from (\.+)([\w.]*) import ([\w, ]+)", re.M)
 PLUG = re.compile(r"\bplug\(\"(\w+)\"\)")
 
@@ -102,7 +102,8 @@ def loaded(fw):
     ({}, ()), ({"record": {"pre_s": 0}}, ("record",)),
     ({"login": {"user": "admin", "password": "secret"}}, ("accounts", "update")),
     ({"users": [{"user": "tv", "password": "secret", "role": "viewer"}]}, ("accounts",)),
-    ({"mqtt": {"host": "127.0.0.1", "port": 9}}, ("mqtt",))])  # no broker there: still plugged
+    ({"mqtt": {"host": "127.0.0.1", "port": 9}}, ("mqtt",)),
+    ({"rtsp": rtsp_settings()}, ("rtsp",))])  # no broker there: still plugged
 def test_a_feature_is_loaded_only_when_settings_ask_for_it(start, settings, plugged):
     fw = start(settings=settings, script=LOADED_START, heap="1M")
     modules = loaded(fw)

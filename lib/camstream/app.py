@@ -69,6 +69,8 @@ async def serve(cfg, camera, hub):
         cfg["accounts"], cfg["auth.realm"], cfg["auth.basic"], cfg["auth.nonce_s"])
     if guard and guard.admins():  # updates over the network only for an admin (web.py says why)
         plug("update")(app, ID)
+    if cfg["rtsp"]:
+        sections["rtsp"] = plug("rtsp")(cfg, hub, viewers, guard, net.address, app)
     add_routes(app, hub, viewers, guard, vision, ID, camera, cfg["name"], sections, controls)
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching

@@ -6,6 +6,9 @@ POLL_MS = 1  # between non-blocking snapshot polls; the event loop runs meanwhil
 LEAD_US = 250  # the schedule runs this much ahead of the sensor each frame, so it stays in phase
 TIMEOUT_MS = 3000  # no frame for this long is a capture failure, as for a blocking snapshot
 LEVELS = ("brightness", "contrast", "saturation")  # a sensor without one answers False
+# image.JPEG_SUBSAMPLING_420 (OpenMV 4.8 and 5.0): what RTP/JPEG carries, for MJPEG and RTSP
+# alike. Left to itself the encoder picks 4:4:4 at a quality of 60 or more (imlib's jpege.c)
+SUBSAMPLING_420 = 0x22
 
 
 class Camera:
@@ -113,7 +116,7 @@ class Camera:
         """The frame as JPEG, converted in place: a view into the frame buffer, valid until
         the next snapshot."""
         encode = getattr(img, "to_jpeg", None) or img.compress
-        encode(quality=self.quality)
+        encode(quality=self.quality, subsampling=SUBSAMPLING_420)
         return img.bytearray()
 
     def control(self, name):

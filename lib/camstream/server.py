@@ -295,7 +295,10 @@ class Server(Microdot):
     def drop(self, task):
         """End a connection now: its response lets go of what it holds, its task is cancelled,
         and its socket is reset (the request's last byte is left unread)."""
-        out = self.open.pop(task)
+        out = self.open.pop(task, None)
+        if out is None:  # not an HTTP connection (RTSP's): its task closes its socket
+            task.cancel()
+            return
         close = getattr(out.body, "close", None)
         if close:
             close()

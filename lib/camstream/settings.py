@@ -128,6 +128,14 @@ SCHEMA = {
     # offline after 1.5 of these without a word
     "mqtt.image_s": (10, whole(0, 86400)),  # seconds between the camera entity's pictures
     # (0: only when a vision event starts)
+    "rtsp.port": (554, whole(1, 65535)),  # RTSP is on with an "rtsp" object, even {}: its port
+    # (rtsp://<name>.local:554/stream)
+    "rtsp.rtp_port": (5004, whole(1024, 65534)),  # the camera's UDP ports: RTP on this one,
+    # RTCP on the next
+    "rtsp.session_s": (60, whole(5, 3600)),  # a session whose client says nothing this long
+    # (no request, no RTCP report) ends
+    "rtsp.multicast": ("", text(0, 15)),  # a multicast group (239.x.x.x) for RTP/AVP;multicast
+    # sessions: each packet sent once for them all; empty: none
     "record.trigger": ("motion", text(1, 32)),  # recording is on with a "record" object, even
     # {}: a key of the vision result; while it is true, an event lasts
     "record.pre_s": (2, whole(0, 30)),  # seconds kept from before the event
@@ -188,6 +196,7 @@ def validate(data, warn=print):
             warn("settings: ap.password needs 8 or more characters (WPA2); no access point")
         result["ap.ssid"] = None  # no access point: WPA2 needs a password, open must be asked for
     result["record"] = isinstance(data.get("record"), dict)
+    result["rtsp"] = isinstance(data.get("rtsp"), dict)
     result["accounts"] = [] if locked else _accounts(result, warn)
     if not result["camera.buffer_kb"]:
         result["camera.buffer_kb"] = FRAMESIZES[result["camera.framesize"]]

@@ -9,6 +9,8 @@ class Holder:
     """A long response (stream, snapshot, event stream), registered with Viewers until it is
     closed; while it writes a frame from the hub's pool, it holds that frame's buffer."""
 
+    counted = False  # a stream: counted against the viewers' cap
+
     def __init__(self, viewers):
         self.viewers = viewers
         self.frame = None
@@ -42,6 +44,8 @@ class FrameStream(Holder):
     the frame, for microdot to write the rest; then it takes the newest frame, and so a slow
     viewer skips to the newest and never holds up the others.
     """
+
+    counted = True
 
     def __init__(self, viewers, fps=0):
         super().__init__(viewers)
@@ -137,14 +141,16 @@ class Viewers:
         hub.evict = self.evict
         hub.deliver = self.deliver
 
-    def count(self, kind):
-        return sum(1 for holder in self.holders if isinstance(holder, kind))
+    def count(self, kind=None):
+        """The holders of `kind`; without one, the streams (MJPEG viewers, RTSP sessions)."""
+        return sum(1 for holder in self.holders if (holder.counted if kind is None else
+                                                    isinstance(holder, kind)))
 
     @property
     def streams(self):
-        return self.count(FrameStream)
+        return self.count()
 
-    def full(self, kind=FrameStream):
+    def full(self, kind=None):
         return self.count(kind) >= self.limit
 
     def open(self, fps=0):

@@ -1,0 +1,534 @@
+"""RTSP 1.0 (RFC 2326) on the camera's one loop: `rtsp://<camera>:554/stream`, RTP/JPEG over
+TCP (interleaved), UDP or multicast.
+
+Each frame is cut into RTP packets once (jpeg.py), for every session: a UDP packet is built
+once in a scratch buffer and sent to each UDP client (and once to the multicast group) by a
+`sendto` that never waits, a packet the stack cannot take being dropped and counted. A TCP
+session writes the same packet heads and the payload straight from the hub's buffer, holding
+the frame meanwhile, as an MJPEG viewer does; one that falls behind skips to the newest frame
+at a frame's boundary, one stuck for `viewers.stall_timeout_s` is dropped. Sessions count
+as viewers, against the one `viewers.max`. A session ends at TEARDOWN, when its connection
+closes, or after `rtsp.session_s` without a word from its client (a request, or an RTCP
+report). Requests are read with the HTTP server's limits and deadlines.
+"""
+import asyncio
+import socket
+import struct
+import time
+from asyncio import core
+
+from ..clock import wall_clock
+from ..log import log, log_limited
+from ..server import Closed, HeadReader, Rejected, SocketWriter
+from ..viewers import Holder
+from .jpeg import Packetiser, Unsupported, parse
+
+PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN"
+SR_MS = 5000  # an RTCP sender report this often
+NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
+PATH = "/stream"
+TRACK = "track0"
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found",
+           415: "Unsupported Media Type", 431: "Request Header Fields Too Large",
+           453: "Not Enough Bandwidth", 454: "Session Not Found",
+           455: "Method Not Valid in This State", 461: "Unsupported Transport",
+           501: "Not Implemented", 503: "Service Unavailable"}
+
+
+class Reader(HeadReader):
+    """The connection's reader: one request at a time within the HTTP server's limits, and the
+    client's interleaved `$` frames (its RTCP reports) skipped between them."""
+
+    def __init__(self, stream, limits):
+        super().__init__(stream, *limits)
+        self.limits = limits
+
+    def next_request(self):
+        self.head_left = self.limits[1]
+        self.lines_left = self.limits[2] + 2
+        self.length = None
+
+    async def skip_interleaved(self):
+        """Drop the `$` frames before the next request: True if there were any."""
+        skipped = False
+        while True:
+            while not self.buf:
+                await self._fill()
+            if self.buf[0] != 0x24:  # "$"
+                return skipped
+            while len(self.buf) < 4:
+                await self._fill()
+            size = 4 + ((self.buf[2] << 8) | self.buf[3])
+            while len(self.buf) < size:
+                await self._fill()
+            self.buf = self.buf[size:]
+            skipped = True
+
+
+class Session(Holder):
+    """One client's stream: a viewer, holding the frame its TCP connection writes."""
+
+    counted = True
+
+    def __init__(self, viewers, number, connection, transport):
+        super().__init__(viewers)
+        self.id = "%08X" % number
+        self.connection = connection
+        self.transport = transport  # "tcp", "udp" or "multicast"
+        self.channel = 0  # TCP: the RTP channel (RTCP on the next)
+        self.rtp = self.rtcp = None  # UDP: the client's addresses
+        self.playing = False
+        self.heard = time.ticks_ms()
+
+    def evict(self):
+        self.close()
+        self.connection.close()
+
+
+class Rtsp:
+    def __init__(self, cfg, hub, viewers, guard, address, limits, stall_ms, link):
+        self.name = cfg["name"]
+        self.hub = hub
+        self.viewers = viewers
+        self.guard = guard
+        self.address = address
+        self.port = cfg["rtsp.port"]
+        self.rtp_port = cfg["rtsp.rtp_port"]
+        self.session_ms = cfg["rtsp.session_s"] * 1000
+        self.group = cfg["rtsp.multicast"]
+        self.limits = limits  # (max line, max head, max headers), as HTTP's
+        self.head_ms = cfg["requests.timeout_s"] * 1000
+        self.stall_ms = stall_ms
+        self.link = link
+        self.packetiser = Packetiser()
+        self.sessions = []
+        self.connections = []
+        self.numbers = 0
+        self.current = None  # (frame seq, frame, packets, TCP heads) of the latest frame cut
+        self.fresh = asyncio.Event()  # pulsed when a frame has been cut
+        self.scratch = bytearray(1500)
+        self.udp_dropped = 0
+        self.refused = 0
+        self.unsupported = None  # why the frames cannot be sent, once they could not
+        self.rtp = self.rtcp = None
+
+    # serving
+
+    async def serve(self):
+        self.rtp = self._udp(self.rtp_port)
+        if self.group:
+            self.group_address = socket.getaddrinfo(self.group, self.rtp_port)[0][-1]
+        self.rtcp = self._udp(self.rtp_port + 1)
+        server = await asyncio.start_server(self.connect, "0.0.0.0", self.port, 5)
+        log("camera: serving rtsp://%s:%d%s (rtsp://%s.local:%d%s)" % (
+            self.address(), self.port, PATH, self.name, self.port, PATH))
+        for job in (self.send_frames(), self.reports(), self.listen_rtcp(), self.expire()):
+            asyncio.create_task(job)
+        await server.wait_closed()
+
+    @staticmethod
+    def _udp(port):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(socket.getaddrinfo("0.0.0.0", port)[0][-1])
+        sock.setblocking(False)
+        return sock
+
+    def stats(self):
+        """/status.json's `rtsp` section."""
+        return {"sessions": len(self.sessions),
+                "playing": {kind: sum(1 for s in self.sessions if s.playing and
+                                      s.transport == kind) for kind in ("tcp", "udp",
+                                                                         "multicast")},
+                "connections": len(self.connections), "packets": self.packetiser.packets,
+                "udp_dropped": self.udp_dropped, "requests_refused": self.refused,
+                "unsupported": self.unsupported}
+
+    async def connect(self, stream_in, stream_out):
+        connection = Connection(self, stream_in)
+        if len(self.connections) >= self.viewers.limit + 2:  # bounds the heap
+            self.refused += 1
+            stream_in.s.close()
+            return
+        self.connections.append(connection)
+        try:
+            await connection.run()
+        except (OSError, Closed, asyncio.CancelledError):
+            pass
+        finally:
+            connection.close()
+            if connection in self.connections:
+                self.connections.remove(connection)
+
+    # frames
+
+    async def send_frames(self):
+        """Cut each new frame once, for every playing session; send it to the UDP ones."""
+        seq = -1
+        while True:
+            await self.hub.event.wait()
+            frame = self.hub.frame
+            if frame is None or frame.seq == seq or not any(s.playing for s in self.sessions):
+                continue
+            seq = frame.seq
+            try:
+                packets = self.packetiser.cut(frame.jpeg, frame.ticks)
+            except Unsupported as exc:
+                self._unsupported(exc)
+                continue
+            tcp = [b"$\x00" + struct.pack(">H", len(head) + end - start) + head
+                   for head, start, end in packets]
+            self.current = (seq, frame, packets, tcp)
+            self._send_udp(frame.jpeg, packets)
+            self.fresh.set()
+            self.fresh.clear()
+
+    def _unsupported(self, exc):
+        if self.unsupported is None:
+            log("rtsp: frames not sent: %s" % exc)
+        self.unsupported = str(exc)
+
+    def _send_udp(self, jpeg, packets):
+        targets = [s.rtp for s in self.sessions if s.playing and s.transport == "udp"]
+        if self.group and any(s.playing and s.transport == "multicast" for s in self.sessions):
+            targets.append(self.group_address)
+        if not targets:
+            return
+        scratch = memoryview(self.scratch)
+        for head, start, end in packets:
+            n = len(head)
+            scratch[:n] = head
+            scratch[n:n + end - start] = jpeg[start:end]
+            packet = scratch[:n + end - start]
+            for target in targets:
+                try:
+                    self.rtp.sendto(packet, target)
+                except OSError:  # the stack has no room now: the packet is lost, not waited for
+                    self.udp_dropped += 1
+
+    async def play_tcp(self, session, out):
+        """Write each new frame's packets on the session's own connection, holding the frame."""
+        seq = -1
+        while session.playing:
+            current = self.current
+            if current is None or current[0] == seq:
+                await self.fresh.wait()
+                continue
+            seq, frame, packets, tcp = current
+            if frame.seq != seq:
+                continue  # its buffer holds a newer frame already: that one comes next
+            session.frame = frame.acquire()
+            try:
+                async with session.connection.lock:
+                    for (head, start, end), prefixed in zip(packets, tcp):
+                        if session.channel:
+                            prefixed = b"$" + bytes((session.channel,)) + prefixed[2:]
+                        await out.awrite(prefixed)
+                        await out.awrite(frame.jpeg[start:end])
+            finally:
+                session._let_go()
+
+    async def reports(self):
+        """An RTCP sender report to each playing session every SR_MS: RTP time to wall time."""
+        while True:
+            await asyncio.sleep_ms(SR_MS)
+            p = self.packetiser
+            if p.ticks is None:
+                continue
+            now = wall_clock.ms()
+            ntp = now // 1000 + NTP_OFFSET
+            rtp_time = (p.timestamp + 90 * time.ticks_diff(time.ticks_ms(), p.ticks)) \
+                & 0xFFFFFFFF
+            report = struct.pack(">BBHIIIIII", 0x80, 200, 6, p.ssrc, ntp & 0xFFFFFFFF,
+                                 (now % 1000) * 4294967 & 0xFFFFFFFF, rtp_time,
+                                 p.packets & 0xFFFFFFFF, p.octets & 0xFFFFFFFF)
+            for session in [s for s in self.sessions if s.playing]:
+                try:
+                    if session.transport == "udp":
+                        self.rtcp.sendto(report, session.rtcp)
+                    elif session.transport == "tcp":
+                        session.connection.send_now(b"$" + bytes((session.channel + 1,)) +
+                                                    struct.pack(">H", len(report)) + report)
+                except OSError:
+                    pass
+
+    async def listen_rtcp(self):
+        """Clients' RTCP reports keep their UDP sessions alive."""
+        while True:
+            yield core._io_queue.queue_read(self.rtcp)
+            try:
+                _, sender = self.rtcp.recvfrom(512)
+            except OSError:
+                continue
+            for session in self.sessions:
+                if session.rtcp == sender:
+                    session.heard = time.ticks_ms()
+
+    async def expire(self):
+        """End the sessions whose client has said nothing for rtsp.session_s."""
+        while True:
+            await asyncio.sleep_ms(1000)
+            now = time.ticks_ms()
+            for session in list(self.sessions):
+                if time.ticks_diff(now, session.heard) > self.session_ms:
+                    log_limited("rtsp-expired", "rtsp: session %s expired: its client fell "
+                                                "silent" % session.id)
+                    self.end(session)
+            for connection in list(self.connections):
+                out = connection.out
+                if out.blocked_since is not None and \
+                        time.ticks_diff(now, out.blocked_since) > self.stall_ms:
+                    log_limited("rtsp-stalled", "rtsp: a connection that took nothing was "
+                                                "dropped")
+                    connection.close()
+
+    def end(self, session):
+        session.playing = False
+        session.close()
+        if session in self.sessions:
+            self.sessions.remove(session)
+        if session.connection.session is session:
+            session.connection.session = None
+
+    def new_session(self, connection, transport):
+        self.numbers += 1
+        session = Session(self.viewers, self.numbers * 7919 + time.ticks_ms() & 0xFFFFFFF,
+                          connection, transport)
+        self.sessions.append(session)
+        return session
+
+
+class Connection:
+    """One client's RTSP connection: its requests in turn, and its session's TCP frames."""
+
+    def __init__(self, rtsp, stream):
+        self.rtsp = rtsp
+        self.stream = stream
+        self.reader = Reader(stream, rtsp.limits)
+        self.out = SocketWriter(stream, None, rtsp.link)
+        self.out.task = asyncio.current_task()
+        self.peer = stream.get_extra_info("peername")
+        self.lock = asyncio.Lock()
+        self.session = None
+        self.player = None
+        self.closed = False
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        if self.session:
+            self.rtsp.end(self.session)
+        if self.player:
+            self.player.cancel()
+        try:
+            self.stream.s.close()
+        except OSError:
+            pass
+
+    def send_now(self, data):
+        """A small write that never waits (an RTCP report): lost if the socket is busy."""
+        if not self.lock.locked():
+            self.out.write_now(data)
+
+    async def run(self):
+        first = True
+        while not self.closed:
+            wait = self.rtsp.head_ms if first else self.rtsp.session_ms
+            try:
+                request = await asyncio.wait_for_ms(self.read_request(), wait)
+            except asyncio.TimeoutError:
+                return  # said nothing in time (and its session, if any, ends with it)
+            except Rejected as exc:
+                await self.answer(exc.status, "0")
+                return
+            first = False
+            if request is None:
+                return
+            await self.handle(*request)
+
+    async def read_request(self):
+        """(method, uri, headers) of the next request; the client's `$` frames skipped."""
+        reader = self.reader
+        if await reader.skip_interleaved() and self.session:
+            self.session.heard = time.ticks_ms()
+        reader.next_request()
+        line = (await reader.readline()).decode().strip()
+        parts = line.split(" ")
+        if len(parts) != 3 or not parts[2].startswith("RTSP/"):
+            raise Rejected(400, "Bad Request")
+        headers = {}
+        while True:
+            header = (await reader.readline()).decode().strip()
+            if not header:
+                break
+            name, _, value = header.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        if reader.length:
+            await reader.readexactly(int(reader.length))  # a body no method here takes
+        return parts[0], parts[1], headers
+
+    async def answer(self, status, cseq, headers=None, body=b""):
+        lines = ["RTSP/1.0 %d %s" % (status, REASONS.get(status, "Error")), "CSeq: " + cseq]
+        for name, value in (headers or {}).items():
+            for one in value if isinstance(value, list) else [value]:
+                lines.append("%s: %s" % (name, one))
+        if body:
+            lines.append("Content-Length: %d" % len(body))
+        data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+        async with self.lock:
+            await self.out.awrite(data)
+
+    async def handle(self, method, uri, headers):
+        cseq = headers.get("cseq")
+        if cseq is None:
+            await self.answer(400, "0")
+            return
+        rtsp = self.rtsp
+        if rtsp.guard:
+            role, challenge = await rtsp.guard.admit(method, uri, headers.get("authorization"))
+            if challenge:
+                await self.answer(401, cseq, challenge)
+                return
+        if self.session:
+            self.session.heard = time.ticks_ms()
+        path = uri.split("://", 1)[-1].partition("/")[2]
+        path = "/" + path.split("?")[0].rstrip("/")
+        own = path in (PATH, PATH + "/" + TRACK)
+        if method == "OPTIONS" or method == "GET_PARAMETER":
+            await self.answer(200, cseq, {"Public": PUBLIC} if method == "OPTIONS" else None)
+        elif method in ("DESCRIBE", "SETUP", "PLAY", "TEARDOWN") and not own and uri != "*":
+            await self.answer(404, cseq)
+        elif method == "DESCRIBE":
+            await self.describe(uri, cseq)
+        elif method == "SETUP":
+            await self.setup(cseq, headers)
+        elif method in ("PLAY", "TEARDOWN"):
+            session = self.session
+            given = headers.get("session", "").split(";")[0]
+            if session is None or given != session.id:
+                await self.answer(454, cseq)
+            elif method == "TEARDOWN":
+                rtsp.end(session)
+                await self.answer(200, cseq, {"Session": session.id})
+            else:
+                await self.play(session, uri, cseq)
+        else:
+            await self.answer(501, cseq)
+
+    async def describe(self, uri, cseq):
+        rtsp = self.rtsp
+        frame = rtsp.hub.frame
+        if frame is None:
+            await self.answer(503, cseq, {"Retry-After": "1"})
+            return
+        try:
+            parse(frame.jpeg)
+        except Unsupported as exc:
+            rtsp._unsupported(exc)
+            await self.answer(415, cseq, {"Content-Type": "text/plain"},
+                              ("%s\r\n" % exc).encode())
+            return
+        base = uri.rstrip("/") + "/"
+        sdp = ("v=0\r\no=- %d 1 IN IP4 %s\r\ns=camera\r\nc=IN IP4 %s\r\nt=0 0\r\n"
+               "m=video %d RTP/AVP 26\r\na=control:%s\r\n" % (
+                   rtsp.packetiser.ssrc, rtsp.address(), rtsp.group or "0.0.0.0",
+                   rtsp.rtp_port if rtsp.group else 0, TRACK))
+        await self.answer(200, cseq, {"Content-Type": "application/sdp", "Content-Base": base},
+                          sdp.encode())
+
+    async def setup(self, cseq, headers):
+        rtsp = self.rtsp
+        if self.session is not None:
+            await self.answer(455, cseq)  # one stream a connection
+            return
+        transport = headers.get("transport", "")
+        chosen = None
+        for offer in transport.split(","):
+            fields = [f.strip() for f in offer.split(";")]
+            if fields[0] == "RTP/AVP/TCP" and "unicast" in fields:
+                chosen = ("tcp", fields)
+            elif fields[0] in ("RTP/AVP", "RTP/AVP/UDP"):
+                if "multicast" in fields and rtsp.group:
+                    chosen = ("multicast", fields)
+                elif "multicast" not in fields and any(f.startswith("client_port=")
+                                                       for f in fields):
+                    chosen = ("udp", fields)
+            if chosen:
+                break
+        if chosen is None:
+            await self.answer(461, cseq)
+            return
+        if rtsp.viewers.full() and chosen[0] != "multicast":
+            await self.answer(453, cseq)
+            return
+        kind, fields = chosen
+        session = rtsp.new_session(self, kind)
+        values = dict(f.split("=", 1) for f in fields if "=" in f)
+        try:
+            if kind == "tcp":
+                session.channel = int(values.get("interleaved", "0-1").split("-")[0])
+                reply = "RTP/AVP/TCP;unicast;interleaved=%d-%d" % (session.channel,
+                                                                     session.channel + 1)
+                if not 0 <= session.channel <= 254:
+                    raise ValueError
+            elif kind == "udp":
+                low = int(values["client_port"].split("-")[0])
+                session.rtp = client_address(self.peer, low)
+                session.rtcp = client_address(self.peer, low + 1)
+                reply = "RTP/AVP;unicast;client_port=%d-%d;server_port=%d-%d" % (
+                    low, low + 1, rtsp.rtp_port, rtsp.rtp_port + 1)
+            else:
+                reply = "RTP/AVP;multicast;destination=%s;port=%d-%d;ttl=1" % (
+                    rtsp.group, rtsp.rtp_port, rtsp.rtp_port + 1)
+        except (ValueError, KeyError, IndexError):
+            rtsp.end(session)
+            await self.answer(461, cseq)
+            return
+        self.session = session
+        await self.answer(200, cseq, {"Transport": reply, "Session": "%s;timeout=%d" % (
+            session.id, rtsp.session_ms // 1000)})
+
+    async def play(self, session, uri, cseq):
+        rtsp = self.rtsp
+        if rtsp.unsupported is not None and rtsp.hub.frame is not None:
+            try:
+                parse(rtsp.hub.frame.jpeg)
+                rtsp.unsupported = None
+            except Unsupported as exc:
+                await self.answer(415, cseq, body=("%s\r\n" % exc).encode())
+                return
+        p = rtsp.packetiser
+        await self.answer(200, cseq, {"Session": session.id, "Range": "npt=0.000-",
+                                      "RTP-Info": "url=%s;seq=%d;rtptime=%d" % (
+                                          uri.rstrip("/") + "/" + TRACK if not uri.endswith(
+                                              TRACK) else uri, p.seq, p.timestamp)})
+        if not session.playing:
+            session.playing = True
+            rtsp.hub.want()
+            if session.transport == "tcp":
+                self.player = asyncio.create_task(self._play(session))
+
+    async def _play(self, session):
+        session.task = asyncio.current_task()
+        try:
+            await self.rtsp.play_tcp(session, self.out)
+        except (OSError, asyncio.CancelledError):
+            pass
+        finally:
+            self.close()
+
+
+def client_address(peer, port):
+    """The address of `port` on the client at `peer` (a tuple on lwIP, a sockaddr elsewhere)."""
+    if isinstance(peer, tuple):
+        return (peer[0], port)
+    return peer[:2] + struct.pack(">H", port) + peer[4:]
+
+
+def start(cfg, hub, viewers, guard, address, app):
+    """Serve RTSP as `cfg` says, beside `app` (its limits, its writer on lwIP), in tasks of its
+    own; returns the function giving /status.json's `rtsp` section."""
+    rtsp = Rtsp(cfg, hub, viewers, guard, address, app.head_limits, app.stall_ms, app.link)
+    asyncio.create_task(rtsp.serve())
+    return rtsp.stats
