@@ -33,7 +33,11 @@ image: $(BIN)/.installed $(IMAGE)/BUILD
 	@for f in settings.json vision.py; do \
 	  if [ -f $$f ]; then cp $$f $(IMAGE)/$$f; else rm -f $(IMAGE)/$$f; fi; done
 
+# Modules whose source is gone (moved or removed) leave the image before it is stamped.
+STALE = $(filter-out $(LIB_MPY) $(IMAGE)/lib/camstream/build.mpy,$(shell find $(IMAGE)/lib/camstream -name '*.mpy' 2>/dev/null))
+
 $(IMAGE)/BUILD: $(IMAGE)/main.py $(IMAGE)/boot.py $(LIB_MPY) $(LIB_FILES) $(MICRODOT_MPY) tools/build_id.py
+	$(if $(STALE),rm -f $(STALE))
 	$(PYTHON) tools/build_id.py $(IMAGE)
 
 $(IMAGE)/%.py: %.py

@@ -38,8 +38,10 @@ def test_image_file_list():
                    if os.path.isfile(p) and not p.endswith(("/settings.json", "/vision.py")))
     expected = ["BUILD", "boot.py", "main.py", "lib/microdot/__init__.mpy",
                 "lib/microdot/microdot.mpy", "lib/camstream/build.mpy", "lib/camstream/page.html"]
-    expected += ["lib/camstream/%s.mpy" % os.path.basename(p)[:-3]
-                 for p in glob.glob(os.path.join(ROOT, "lib", "camstream", "*.py"))]
+    package = os.path.join(ROOT, "lib")
+    expected += ["lib/" + os.path.relpath(p, package)[:-3] + ".mpy"
+                 for p in glob.glob(os.path.join(package, "camstream", "**", "*.py"),
+                                    recursive=True)]
     assert files == sorted(expected)
 
 
