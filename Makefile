@@ -16,7 +16,8 @@ LIB_FILES := $(patsubst lib/%,$(IMAGE)/lib/%,$(wildcard lib/camstream/*.html))
 MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdot.mpy
 
 
-HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto tc:iproute2 unshare:util-linux
+HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto tc:iproute2 unshare:util-linux \
+	gst-launch-1.0:gstreamer1.0-tools+gstreamer1.0-plugins-good+gstreamer1.0-plugins-base
 
 .PHONY: all image run test host-tools bench deploy repl logs clean docs password
 

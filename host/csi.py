@@ -5,8 +5,10 @@ Board semantics kept: one frame buffer reused by every snapshot, so
 returns None until the next frame is due; `to_jpeg()`/`compress()` convert in place;
 a blocking snapshot stalls the whole process and times out after 3 s.
 
-Frames are the test-card JPEGs in $SIM_TESTCARD/SIZE-qQUALITY (the frame size set, the
-test-card quality nearest the one `to_jpeg` asks for), each stamped with a JPEG comment
+Frames are the test-card JPEGs in $SIM_TESTCARD/SIZE-qQUALITY[-422|-444|-gray] (the frame
+size set, the test-card quality nearest the one `to_jpeg` asks for, the chroma subsampling
+its `subsampling` keyword asks for, else the one OpenMV picks: 4:4:4 from quality 60;
+grayscale frames for GRAYSCALE), each stamped with a JPEG comment
 `seq=NNNNNNNN` (its sensor sequence number) and, when any picture control differs from its
 default, a second one: `set=hmirror=1 brightness=2`.
 
@@ -41,6 +43,17 @@ QVGA = 5
 VGA = 6
 _SIZES = {QQVGA: ("QQVGA", 160, 120), QVGA: ("QVGA", 320, 240), VGA: ("VGA", 640, 480)}
 _QUALITIES = (10, 30, 50, 70, 85, 95)  # the test card's (tools/make_testcard.py)
+_SAMPLINGS = {0x11: "-444", 0x21: "-422", 0x22: ""}  # image.JPEG_SUBSAMPLING_*: its folder
+
+
+def _sampling(quality, subsampling):
+    """The test card's folder suffix for OpenMV's choice of chroma subsampling (imlib's
+    jpege.c): JPEG_SUBSAMPLING_AUTO (0) is 4:2:0 up to quality 35, 4:2:2 below 60, else 4:4:4."""
+    if not subsampling:
+        subsampling = 0x22 if quality <= 35 else 0x21 if quality < 60 else 0x11
+    if subsampling not in _SAMPLINGS:
+        raise ValueError("subsampling")
+    return _SAMPLINGS[subsampling]
 _DEFAULTS = {"hmirror": False, "vflip": False, "brightness": 0, "contrast": 0, "saturation": 0,
              "auto_gain": True, "auto_exposure": True, "auto_whitebal": True}
 
@@ -69,11 +82,12 @@ class Image:
         self._card = card  # which test-card frame this is: sim_vision knows its ball
         self._draws = []  # what vision drew on it: stamped into the JPEG by to_jpeg
 
-    def to_jpeg(self, quality=90, **kwargs):
+    def to_jpeg(self, quality=90, subsampling=0, **kwargs):
         if not 0 < quality <= 100:
             raise ValueError("quality")
+        suffix = _sampling(quality, subsampling)
         if self._sensor is not None and not self._jpeg:
-            self._size = self._sensor._encode(self, quality)
+            self._size = self._sensor._encode(self, quality, suffix)
         if self._draws and not self._jpeg:
             self._stamp_draws()
         self._jpeg = True
@@ -129,6 +143,7 @@ class CSI:
         self._seq = 0
         self._size = _SIZES[QVGA]
         self._quality = 85  # the test-card quality last asked for
+        self._suffix = ""  # and its subsampling's folder suffix (see _sampling)
         self._controls = dict(_DEFAULTS)
         self._lacks = (os.getenv("SIM_LACKS") or "").split(",")
         self._mono = os.getenv("SIM_SENSOR") == "mono"
@@ -219,13 +234,15 @@ class CSI:
         index = 0 if still else self._seq % len(self._files)
         return Image(self._load(index, self._seq), self._size[1], self._size[2], index, self)
 
-    def _encode(self, img, quality):
-        """The frame's size once encoded at `quality`: reloaded from that test card if the
-        one snapshot loaded was another."""
+    def _encode(self, img, quality, suffix):
+        """The frame's size once encoded at `quality` with the subsampling of `suffix`:
+        reloaded from that test card if the one snapshot loaded was another."""
         nearest = min(_QUALITIES, key=lambda q: abs(q - quality))
-        if nearest == self._quality:
+        if self._pixformat == GRAYSCALE:
+            suffix = "-gray"  # one component, whatever was asked
+        if (nearest, suffix) == (self._quality, self._suffix):
             return img._size
-        self._quality = nearest
+        self._quality, self._suffix = nearest, suffix
         return self._load(img._card, self._seq)
 
     def _load(self, index, seq):
@@ -238,7 +255,8 @@ class CSI:
             text = b"set=" + changed.encode()
             stamps += b"\xff\xfe" + bytes(((len(text) + 2) >> 8, (len(text) + 2) & 255)) + text
         offset = len(stamps)  # the file's own SOI lands under the stamps' tail
-        path = "%s/%s-q%d/%s" % (self._dir, self._size[0], self._quality, self._files[index])
+        path = "%s/%s-q%d%s/%s" % (self._dir, self._size[0], self._quality, self._suffix,
+                                   self._files[index])
         need = os.stat(path)[6] + offset + 1024  # room for vision's draw comment
         if need > len(_buffer):
             have, _buffer = len(_buffer), None  # its room, for the larger one

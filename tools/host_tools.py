@@ -1,7 +1,8 @@
 """Make sure the commands the tests drive are installed: install the missing Debian packages
 where this user can (root with apt-get), else stop with one line naming the command to run.
 
-Usage: python3 tools/host_tools.py COMMAND[:PACKAGE] ...
+Usage: python3 tools/host_tools.py COMMAND[:PACKAGE[+PACKAGE...]] ...
+(the packages a command needs beside its own, such as plugins, follow it with +)
 """
 import os
 import shutil
@@ -14,8 +15,9 @@ def missing(wanted):
     packages = []
     for item in wanted:
         command, _, package = item.partition(":")
-        if shutil.which(command) is None and (package or command) not in packages:
-            packages.append(package or command)
+        for one in (package or command).split("+"):
+            if shutil.which(command) is None and one not in packages:
+                packages.append(one)
     return packages
 
 

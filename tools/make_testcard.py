@@ -77,9 +77,13 @@ def main(out_dir, count=30):
         for name, size in SIZES.items():
             scaled = img if size == (WIDTH, HEIGHT) else img.resize(size, Image.BILINEAR)
             for quality in QUALITIES:
-                folder = os.path.join(out_dir, "%s-q%d" % (name, quality))
-                os.makedirs(folder, exist_ok=True)
-                scaled.save(os.path.join(folder, "%02d.jpg" % i), "JPEG", quality=quality)
+                for suffix, picture, sampling in (("", scaled, 2), ("-422", scaled, 1),
+                                                  ("-444", scaled, 0),
+                                                  ("-gray", scaled.convert("L"), 0)):
+                    folder = os.path.join(out_dir, "%s-q%d%s" % (name, quality, suffix))
+                    os.makedirs(folder, exist_ok=True)
+                    picture.save(os.path.join(folder, "%02d.jpg" % i), "JPEG", quality=quality,
+                                 subsampling=sampling)
     with open(os.path.join(out_dir, "truth.json"), "w") as f:
         json.dump({"radius": BALL_RADIUS, "balls": [ball(i, count) for i in range(count)]}, f)
     print("test card: %d frames, %d to %d bytes, in %s"

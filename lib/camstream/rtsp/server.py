@@ -271,9 +271,7 @@ class Rtsp:
             now = time.ticks_ms()
             for session in list(self.sessions):
                 if time.ticks_diff(now, session.heard) > self.session_ms:
-                    log_limited("rtsp-expired", "rtsp: session %s expired: its client fell "
-                                                "silent" % session.id)
-                    self.end(session)
+                    self.expired(session)
             for connection in list(self.connections):
                 out = connection.out
                 if out.blocked_since is not None and \
@@ -281,6 +279,11 @@ class Rtsp:
                     log_limited("rtsp-stalled", "rtsp: a connection that took nothing was "
                                                 "dropped")
                     connection.close()
+
+    def expired(self, session):
+        log_limited("rtsp-expired", "rtsp: session %s expired: its client fell silent"
+                    % session.id)
+        self.end(session)
 
     def end(self, session):
         session.playing = False
@@ -337,8 +340,10 @@ class Connection:
             wait = self.rtsp.head_ms if first else self.rtsp.session_ms
             try:
                 request = await asyncio.wait_for_ms(self.read_request(), wait)
-            except asyncio.TimeoutError:
-                return  # said nothing in time (and its session, if any, ends with it)
+            except asyncio.TimeoutError:  # said nothing in time: its session ends with it
+                if self.session:
+                    self.rtsp.expired(self.session)
+                return
             except Rejected as exc:
                 await self.answer(exc.status, "0")
                 return

@@ -1,0 +1,294 @@
+"""RTSP against real players (ffmpeg and ffprobe, GStreamer's rtspsrc) over TCP and UDP, a
+raw client for what players never send, and the MJPEG viewers beside them."""
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+
+from firmware import MjpegReader, rtsp_settings, wait_for
+
+TIMEOUT = 90
+
+
+def rtsp_camera(start, settings=None, rtsp=None, **more):
+    rtsp = dict(rtsp_settings(), **(rtsp or {}))
+    fw = start(settings=dict({"rtsp": rtsp}, **(settings or {})), **more)
+    fw.rtsp = "rtsp://127.0.0.1:%d/stream" % rtsp["port"]
+    fw.rtsp_port = rtsp["port"]
+    return fw
+
+
+def ffmpeg(url, transport, frames=30, level="warning", more=()):
+    return subprocess.run(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", level,
+                           "-rtsp_transport", transport, "-i", url, "-frames:v", str(frames),
+                           "-enc_time_base", "-1"]  # the stream's own 90 kHz clock
+                          + list(more) + ["-f", "null", "-"], capture_output=True,
+                          timeout=TIMEOUT)
+
+
+def gstreamer(url, protocol, frames=30):
+    return subprocess.run(["gst-launch-1.0", "-m", "rtspsrc", "location=" + url,
+                           "protocols=" + protocol, "!", "rtpjpegdepay", "!", "jpegdec", "!",
+                           "identity", "eos-after=%d" % frames, "!", "fakesink"],
+                          capture_output=True, timeout=TIMEOUT)
+
+
+def rtsp_status(fw):
+    return fw.status()["rtsp"]
+
+
+class Client:
+    """An RTSP client on a raw socket, for what players never send."""
+
+    def __init__(self, port, rcvbuf=None):
+        self.sock = socket.socket()
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.settimeout(15)
+        self.sock.connect(("127.0.0.1", port))
+        self.url = "rtsp://127.0.0.1:%d/stream" % port
+        self.cseq = 0
+        self.buf = b""
+        self.last_session = None
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def request(self, method, url=None, headers=None):
+        self.cseq += 1
+        lines = ["%s %s RTSP/1.0" % (method, url or self.url), "CSeq: %d" % self.cseq]
+        lines += ["%s: %s" % item for item in (headers or {}).items()]
+        self.send(("\r\n".join(lines) + "\r\n\r\n").encode())
+        return self.response()
+
+    def response(self):
+        """(status, headers, body), skipping interleaved `$` frames."""
+        while True:
+            while len(self.buf) < 4 and self._fill():
+                pass
+            if self.buf[:1] == b"$":
+                while len(self.buf) < 4 + int.from_bytes(self.buf[2:4], "big"):
+                    self._fill()
+                self.buf = self.buf[4 + int.from_bytes(self.buf[2:4], "big"):]
+                continue
+            while b"\r\n\r\n" not in self.buf:
+                if not self._fill():
+                    return None, {}, b""
+            head, self.buf = self.buf.split(b"\r\n\r\n", 1)
+            lines = head.decode().split("\r\n")
+            headers = {}
+            for name, _, value in (line.partition(":") for line in lines[1:]):
+                name = name.strip().lower()  # a header given twice: its values, a line each
+                headers[name] = (headers[name] + "\n" if name in headers else "") + value.strip()
+            length = int(headers.get("content-length", 0))
+            while len(self.buf) < length:
+                self._fill()
+            body, self.buf = self.buf[:length], self.buf[length:]
+            if "session" in headers:
+                self.last_session = headers["session"].split(";")[0]
+            return int(lines[0].split()[1]), headers, body
+
+    def _fill(self):
+        data = self.sock.recv(65536)
+        self.buf += data
+        return bool(data)
+
+    def closed(self, timeout=15):
+        """True once the camera has closed the connection."""
+        self.sock.settimeout(timeout)
+        try:
+            while self.sock.recv(65536):
+                pass
+            return True
+        except socket.timeout:
+            return False
+        except OSError:  # reset: closed with bytes unread
+            return True
+
+    def close(self):
+        self.sock.close()
+
+
+def test_ffmpeg_and_gstreamer_decode_every_frame_over_tcp_and_udp(start):
+    fw = rtsp_camera(start)
+    for transport in ("tcp", "udp"):
+        run = ffmpeg(fw.rtsp, transport)
+        assert run.returncode == 0 and not run.stderr.strip(), (transport, run.stderr)
+        run = gstreamer(fw.rtsp, transport)
+        out = (run.stdout + run.stderr).decode(errors="replace")
+        assert run.returncode == 0 and "EOS" in out, out
+        assert not re.search(r"WARN|ERROR", out), out
+    probe = subprocess.run(["ffprobe", "-v", "error", "-rtsp_transport", "tcp", "-show_entries",
+                            "stream=codec_name,width,height", "-of", "csv=p=0", fw.rtsp],
+                           capture_output=True, text=True, timeout=TIMEOUT)
+    assert probe.stdout.strip() == "mjpeg,320,240", probe
+    status = rtsp_status(fw)
+    assert status["udp_dropped"] == 0 and status["unsupported"] is None, status
+    assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0, 15), rtsp_status(fw)
+
+
+def test_a_frame_size_change_reaches_an_rtsp_viewer(start):
+    fw = rtsp_camera(start, heap="1M")  # room for VGA frame buffers
+    sizes = []
+    viewer = subprocess.Popen(["ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info",
+                               "-rtsp_transport", "tcp", "-i", fw.rtsp, "-t", "8", "-vf",
+                               "showinfo", "-f", "null", "-"], stderr=subprocess.PIPE)
+    threading.Thread(target=lambda: sizes.extend(
+        re.findall(rb" s:(\d+x\d+) ", viewer.stderr.read())), daemon=True).start()
+    time.sleep(3)
+    assert fw.post("/control", {"framesize": "VGA"})[0] == 200
+    viewer.wait(TIMEOUT)
+    assert wait_for(lambda: sizes, 5)
+    assert sizes[0] == b"320x240" and sizes[-1] == b"640x480", set(sizes)
+
+
+def test_six_viewers_of_mixed_transports_and_mjpeg_viewers_beside(start):
+    fw = rtsp_camera(start, settings={"viewers": {"max": 8}})
+    results = {}
+
+    def play(name, transport, delay):
+        time.sleep(delay)
+        results[name] = ffmpeg(fw.rtsp, transport, frames=90)
+
+    players = [threading.Thread(target=play, args=("%s%d" % (t, i), t, 3 * (i == 1)))
+               for t in ("tcp", "udp") for i in range(2)]  # the second of each joins late
+    mjpeg = [MjpegReader(fw.port), MjpegReader(fw.port)]
+    for reader in mjpeg:
+        reader.opening()
+    for player in players:
+        player.start()
+    began, before = time.time(), fw.status()["captures"]
+    counts = [0, 0]
+    while time.time() - began < 6:
+        for i, reader in enumerate(mjpeg):
+            reader.part()
+            counts[i] += 1
+    rate = (fw.status()["captures"] - before) / (time.time() - began)
+    for player in players:
+        player.join(TIMEOUT)
+    for name, run in results.items():
+        assert run.returncode == 0 and not run.stderr.strip(), (name, run.stderr)
+    assert len(results) == 4
+    assert 25 <= rate <= 32, rate  # one sensor read a frame, however many viewers
+    for count in counts:
+        assert count >= 0.8 * 6 * 30, counts
+
+
+def test_a_stuck_tcp_session_is_dropped_and_the_others_keep_their_rate(start):
+    fw = rtsp_camera(start, settings={"viewers": {"stall_timeout_s": 2}})
+    stuck = Client(fw.rtsp_port, rcvbuf=4096)
+    assert stuck.request("SETUP", stuck.url + "/track0",
+                         {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 200
+    assert stuck.request("PLAY", headers={"Session": stuck.last_session})[0] == 200
+    # and then it never reads again, while another viewer plays 10 s at the sensor's rate
+    began = time.time()
+    run = ffmpeg(fw.rtsp, "udp", frames=300)
+    assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+    assert time.time() - began < 10 / 0.8 + 3  # at 80% of the sensor's rate or better
+    assert wait_for(lambda: "rtsp: a connection that took nothing was dropped" in fw.console(),
+                    20), fw.console()
+    assert stuck.closed()
+    assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0 and fw.status()["viewers"] == 0,
+                    10), rtsp_status(fw)
+
+
+def test_a_udp_client_that_falls_silent_expires(start):
+    fw = rtsp_camera(start, rtsp={"session_s": 5})
+    silent = Client(fw.rtsp_port)
+    sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sink.bind(("127.0.0.1", 0))
+    port = sink.getsockname()[1]
+    status, headers, _ = silent.request("SETUP", silent.url + "/track0", {
+        "Transport": "RTP/AVP;unicast;client_port=%d-%d" % (port, port + 1)})
+    assert status == 200 and "server_port=" in headers["transport"]
+    assert silent.request("PLAY", headers={"Session": silent.last_session})[0] == 200
+    sink.settimeout(5)
+    assert sink.recv(2048)[1] & 0x7F == 26  # RTP/JPEG arrives; then the client says nothing
+    assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0, 15), rtsp_status(fw)
+    assert "rtsp: session %s expired: its client fell silent" % silent.last_session \
+        in fw.console()
+    assert silent.closed()
+
+
+def test_login_by_basic_and_digest_and_credentials_in_the_url(start):
+    users = [{"user": "nvr", "password": "nvr-Pa55", "role": "viewer"}]
+    fw = rtsp_camera(start, settings={"users": users})
+    client = Client(fw.rtsp_port)
+    status, headers, _ = client.request("OPTIONS")
+    assert status == 401 and "Digest" in headers["www-authenticate"]
+    began = time.time()
+    assert client.request("OPTIONS", headers={"Authorization": "Basic bnZyOndyb25n"})[0] == 401
+    assert time.time() - began >= 0.9  # nvr:wrong, answered after the delay
+    assert client.request("OPTIONS", headers={"Authorization": "Basic bnZyOm52ci1QYTU1"})[0] \
+        == 200  # nvr:nvr-Pa55
+    run = ffmpeg(fw.rtsp.replace("//", "//nvr:nvr-Pa55@"), "tcp", frames=10)  # Digest
+    assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+    run = ffmpeg(fw.rtsp.replace("//", "//nvr:wrong@"), "tcp", frames=10)
+    assert run.returncode != 0 and b"401" in run.stderr
+    assert "nvr-Pa55" not in fw.console()
+
+
+def fds(fw):
+    return len(os.listdir("/proc/%d/fd" % fw.proc.pid))
+
+
+def test_bad_input_gets_its_answer_and_leaves_nothing_behind(start):
+    fw = rtsp_camera(start, rtsp={"session_s": 5})
+    time.sleep(1)
+    heap, files = fw.status()["heap_used"], fds(fw)
+    answers = {}
+    for name, data in (("garbage", b"\x16\x03\x01 hello\r\n\r\n"),
+                       ("no CSeq", b"OPTIONS * RTSP/1.0\r\n\r\n"),
+                       ("a line too long", b"OPTIONS /" + b"a" * 5000 + b" RTSP/1.0\r\n\r\n")):
+        client = Client(fw.rtsp_port)
+        client.send(data)
+        answers[name] = client.response()[0]
+        assert client.closed() or name == "no CSeq", name
+        client.close()
+    assert answers == {"garbage": 400, "no CSeq": 400, "a line too long": 431}, answers
+    client = Client(fw.rtsp_port)
+    assert client.request("SETUP", client.url + "/track0",
+                          {"Transport": "RTP/SAVP;unicast;client_port=1-2"})[0] == 461
+    assert client.request("SETUP", client.url + "/track0",
+                          {"Transport": "RTP/AVP;unicast;client_port=x-y"})[0] == 461
+    assert client.request("PLAY", headers={"Session": "DEADBEEF"})[0] == 454
+    assert client.request("RECORD")[0] == 501
+    assert client.request("DESCRIBE", "rtsp://127.0.0.1/elsewhere")[0] == 404
+    status, headers, body = client.request("DESCRIBE")
+    assert status == 200 and b"m=video 0 RTP/AVP 26" in body and headers["content-base"]
+    client.close()
+    silent = Client(fw.rtsp_port)  # says nothing: closed at the request deadline
+    assert silent.closed(timeout=15)
+    lingering = Client(fw.rtsp_port)  # SETUP, never PLAY: the session expires
+    assert lingering.request("SETUP", lingering.url + "/track0", {
+        "Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 200
+    assert rtsp_status(fw)["sessions"] == 1
+    assert lingering.closed(timeout=15)
+    for _ in range(300):  # many SETUPs, each on a connection that goes
+        many = Client(fw.rtsp_port)
+        assert many.request("SETUP", many.url + "/track0", {
+            "Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] in (200, 453)
+        many.close()
+    assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0 and
+                    rtsp_status(fw)["connections"] == 0, 20), rtsp_status(fw)
+    assert wait_for(lambda: fds(fw) <= files, 10), (fds(fw), files)
+    assert fw.status()["heap_used"] - heap < 8192
+    assert wait_for(lambda: fw.get("/snapshot.jpg")[0] == 200, 5)
+
+
+def test_a_grayscale_sensor_gets_a_clear_answer(start):
+    fw = rtsp_camera(start, env={"SIM_SENSOR": "mono"})
+    client = Client(fw.rtsp_port)
+    status, _, body = client.request("DESCRIBE")
+    assert status == 415 and b"grayscale" in body, (status, body)
+    assert fw.console().count("rtsp: frames not sent: a grayscale JPEG") == 1
+    assert fw.get("/snapshot.jpg")[0] == 200  # MJPEG serves it still
+
+
+def test_the_camera_asks_the_encoder_for_4_2_0(start):
+    fw = start(settings={"camera": {"quality": 85}})  # left to itself, OpenMV picks 4:4:4
+    jpeg = fw.get("/snapshot.jpg")[2]
+    sof = jpeg.index(b"\xff\xc0")
+    assert jpeg[sof + 11] == 0x22, hex(jpeg[sof + 11])  # the first component's: 2x2
