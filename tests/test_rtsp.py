@@ -1,11 +1,14 @@
 """RTSP against real players (ffmpeg and ffprobe, GStreamer's rtspsrc) over TCP and UDP, a
 raw client for what players never send, and the MJPEG viewers beside them."""
+import ctypes
 import os
 import re
 import socket
 import subprocess
 import threading
 import time
+
+import pytest
 
 from firmware import MjpegReader, rtsp_settings, wait_for
 
@@ -194,22 +197,43 @@ def test_a_stuck_tcp_session_is_dropped_and_the_others_keep_their_rate(start):
                     10), rtsp_status(fw)
 
 
-def test_a_udp_client_that_falls_silent_expires(start):
-    fw = rtsp_camera(start, rtsp={"session_s": 5})
-    silent = Client(fw.rtsp_port)
+def udp_session(port, client=None):
+    """A UDP session set up and playing from a raw client: (client, its RTP socket)."""
+    client = client or Client(port)
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sink.bind(("127.0.0.1", 0))
-    port = sink.getsockname()[1]
-    status, headers, _ = silent.request("SETUP", silent.url + "/track0", {
-        "Transport": "RTP/AVP;unicast;client_port=%d-%d" % (port, port + 1)})
-    assert status == 200 and "server_port=" in headers["transport"]
-    assert silent.request("PLAY", headers={"Session": silent.last_session})[0] == 200
     sink.settimeout(5)
+    low = sink.getsockname()[1]
+    status, headers, _ = client.request("SETUP", client.url + "/track0", {
+        "Transport": "RTP/AVP;unicast;client_port=%d-%d" % (low, low + 1)})
+    assert status == 200 and "server_port=" in headers["transport"], (status, headers)
+    assert client.request("PLAY", headers={"Session": client.last_session})[0] == 200
+    return client, sink
+
+
+def test_a_udp_client_that_falls_silent_expires(start):
+    fw = rtsp_camera(start, rtsp={"session_s": 5})
+    silent, sink = udp_session(fw.rtsp_port)
     assert sink.recv(2048)[1] & 0x7F == 26  # RTP/JPEG arrives; then the client says nothing
     assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0, 15), rtsp_status(fw)
     assert "rtsp: session %s expired: its client fell silent" % silent.last_session \
         in fw.console()
     assert silent.closed()
+
+
+def test_a_udp_session_outlives_its_connection_until_teardown(start):
+    fw = rtsp_camera(start)
+    client, sink = udp_session(fw.rtsp_port)
+    session = client.last_session
+    client.close()  # a board has few TCP connections: a UDP client may let go of its own
+    time.sleep(1)
+    sink.recv(2048)
+    assert rtsp_status(fw)["playing"]["udp"] == 1 and rtsp_status(fw)["connections"] == 0
+    other = Client(fw.rtsp_port)
+    assert other.request("GET_PARAMETER", headers={"Session": session})[0] == 200
+    assert other.request("TEARDOWN", headers={"Session": session})[0] == 200
+    assert rtsp_status(fw)["sessions"] == 0
+    assert other.request("TEARDOWN", headers={"Session": session})[0] == 454
 
 
 def test_login_by_basic_and_digest_and_credentials_in_the_url(start):
@@ -292,3 +316,59 @@ def test_the_camera_asks_the_encoder_for_4_2_0(start):
     jpeg = fw.get("/snapshot.jpg")[2]
     sof = jpeg.index(b"\xff\xc0")
     assert jpeg[sof + 11] == 0x22, hex(jpeg[sof + 11])  # the first component's: 2x2
+
+
+class Namespace:
+    """A network namespace of this test's own, with multicast on its loopback: the calling
+    thread enters it, so the firmware and the players started from it live there too, and
+    nothing leaves the machine."""
+
+    def __init__(self):
+        self.holder = subprocess.Popen(
+            ["unshare", "--net", "sh", "-c", "ip link set lo up && ip link set lo multicast on "
+             "&& ip route add 224.0.0.0/4 dev lo && echo ready && exec cat >/dev/null"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        assert self.holder.stdout.readline() == b"ready\n", self.holder.stderr.read()
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.home = os.open("/proc/self/task/%d/ns/net" % threading.get_native_id(),
+                            os.O_RDONLY)
+        self._enter("/proc/%d/ns/net" % self.holder.pid)
+
+    def _enter(self, path):
+        fd = os.open(path, os.O_RDONLY) if isinstance(path, str) else path
+        try:
+            assert self.libc.setns(fd, 0x40000000) == 0, ctypes.get_errno()
+        finally:
+            if isinstance(path, str):
+                os.close(fd)
+
+    def close(self):
+        self._enter(self.home)
+        os.close(self.home)
+        self.holder.stdin.close()
+        self.holder.wait(10)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a network namespace of its own needs root")
+def test_multicast_viewers_get_each_packet_sent_once(start):
+    net = Namespace()
+    try:
+        fw = rtsp_camera(start, rtsp={"multicast": "239.255.42.42"})
+        results = []
+        players = [threading.Thread(target=lambda: results.append(
+            ffmpeg(fw.rtsp, "udp_multicast", frames=150))) for _ in range(2)]
+        for player in players:
+            player.start()
+        assert wait_for(lambda: rtsp_status(fw)["playing"]["multicast"] == 2, 10)
+        status = rtsp_status(fw)
+        for player in players:
+            player.join(TIMEOUT)
+        for run in results:  # a viewer joining the group mid-frame drops that part frame
+            warnings = re.sub(rb".*(without a start chunk|Last message repeated).*\n?", b"",
+                              run.stderr)
+            assert run.returncode == 0 and not warnings.strip(), run.stderr
+        status = rtsp_status(fw)
+        assert len(results) == 2 and status["udp_dropped"] == 0, status
+        assert status["udp_sent"] <= status["packets"], status  # once, for both viewers
+    finally:
+        net.close()

@@ -7,9 +7,11 @@ once in a scratch buffer and sent to each UDP client (and once to the multicast 
 session writes the same packet heads and the payload straight from the hub's buffer, holding
 the frame meanwhile, as an MJPEG viewer does; one that falls behind skips to the newest frame
 at a frame's boundary, one stuck for `viewers.stall_timeout_s` is dropped. Sessions count
-as viewers, against the one `viewers.max`. A session ends at TEARDOWN, when its connection
-closes, or after `rtsp.session_s` without a word from its client (a request, or an RTCP
-report). Requests are read with the HTTP server's limits and deadlines.
+as viewers, against the one `viewers.max`. A session ends at TEARDOWN, or after
+`rtsp.session_s` without a word from its client (a request naming it, on any connection, or
+an RTCP report); a TCP session also when its connection closes. A UDP client may close its
+connection once it plays, which leaves the board's few TCP connections to others. Requests
+are read with the HTTP server's limits and deadlines.
 """
 import asyncio
 import socket
@@ -107,6 +109,7 @@ class Rtsp:
         self.current = None  # (frame seq, frame, packets, TCP heads) of the latest frame cut
         self.fresh = asyncio.Event()  # pulsed when a frame has been cut
         self.scratch = bytearray(1500)
+        self.udp_sent = 0
         self.udp_dropped = 0
         self.refused = 0
         self.unsupported = None  # why the frames cannot be sent, once they could not
@@ -141,7 +144,7 @@ class Rtsp:
                                       s.transport == kind) for kind in ("tcp", "udp",
                                                                          "multicast")},
                 "connections": len(self.connections), "packets": self.packetiser.packets,
-                "udp_dropped": self.udp_dropped, "requests_refused": self.refused,
+                "udp_sent": self.udp_sent, "udp_dropped": self.udp_dropped, "requests_refused": self.refused,
                 "unsupported": self.unsupported}
 
     async def connect(self, stream_in, stream_out):
@@ -203,6 +206,7 @@ class Rtsp:
             for target in targets:
                 try:
                     self.rtp.sendto(packet, target)
+                    self.udp_sent += 1
                 except OSError:  # the stack has no room now: the packet is lost, not waited for
                     self.udp_dropped += 1
 
@@ -290,8 +294,16 @@ class Rtsp:
         session.close()
         if session in self.sessions:
             self.sessions.remove(session)
-        if session.connection.session is session:
+        if session.connection and session.connection.session is session:
             session.connection.session = None
+
+    def find(self, given):
+        """The session a request's Session header names, or None."""
+        given = (given or "").split(";")[0]
+        for session in self.sessions:
+            if session.id == given:
+                return session
+        return None
 
     def new_session(self, connection, transport):
         self.numbers += 1
@@ -320,8 +332,11 @@ class Connection:
         if self.closed:
             return
         self.closed = True
-        if self.session:
-            self.rtsp.end(self.session)
+        session, self.session = self.session, None
+        if session and session.transport == "tcp":
+            self.rtsp.end(session)
+        elif session:
+            session.connection = None  # it plays on: its client may close the connection
         if self.player:
             self.player.cancel()
         try:
@@ -340,8 +355,8 @@ class Connection:
             wait = self.rtsp.head_ms if first else self.rtsp.session_ms
             try:
                 request = await asyncio.wait_for_ms(self.read_request(), wait)
-            except asyncio.TimeoutError:  # said nothing in time: its session ends with it
-                if self.session:
+            except asyncio.TimeoutError:  # said nothing in time
+                if self.session and self.session.transport == "tcp":
                     self.rtsp.expired(self.session)
                 return
             except Rejected as exc:
@@ -395,8 +410,9 @@ class Connection:
             if challenge:
                 await self.answer(401, cseq, challenge)
                 return
-        if self.session:
-            self.session.heard = time.ticks_ms()
+        session = rtsp.find(headers.get("session"))
+        if session:
+            session.heard = time.ticks_ms()
         path = uri.split("://", 1)[-1].partition("/")[2]
         path = "/" + path.split("?")[0].rstrip("/")
         own = path in (PATH, PATH + "/" + TRACK)
@@ -409,9 +425,7 @@ class Connection:
         elif method == "SETUP":
             await self.setup(cseq, headers)
         elif method in ("PLAY", "TEARDOWN"):
-            session = self.session
-            given = headers.get("session", "").split(";")[0]
-            if session is None or given != session.id:
+            if session is None or (session.transport == "tcp" and session is not self.session):
                 await self.answer(454, cseq)
             elif method == "TEARDOWN":
                 rtsp.end(session)
@@ -435,17 +449,16 @@ class Connection:
                               ("%s\r\n" % exc).encode())
             return
         base = uri.rstrip("/") + "/"
-        sdp = ("v=0\r\no=- %d 1 IN IP4 %s\r\ns=camera\r\nc=IN IP4 %s\r\nt=0 0\r\n"
-               "m=video %d RTP/AVP 26\r\na=control:%s\r\n" % (
-                   rtsp.packetiser.ssrc, rtsp.address(), rtsp.group or "0.0.0.0",
-                   rtsp.rtp_port if rtsp.group else 0, TRACK))
+        sdp = ("v=0\r\no=- %d 1 IN IP4 %s\r\ns=camera\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\n"
+               "m=video 0 RTP/AVP 26\r\na=control:%s\r\n" % (rtsp.packetiser.ssrc,
+                                                               rtsp.address(), TRACK))
         await self.answer(200, cseq, {"Content-Type": "application/sdp", "Content-Base": base},
                           sdp.encode())
 
     async def setup(self, cseq, headers):
         rtsp = self.rtsp
-        if self.session is not None:
-            await self.answer(455, cseq)  # one stream a connection
+        if self.session is not None or rtsp.find(headers.get("session")):
+            await self.answer(455, cseq)  # one stream a connection, one track a session
             return
         transport = headers.get("transport", "")
         chosen = None
