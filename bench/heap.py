@@ -1,5 +1,6 @@
 """The heap the firmware holds (`heap_used` of /status.json, which collects garbage first): at
-rest, and with 8 viewers streaming, in its default settings and with recording, on the 64-bit interpreter and, when
+rest, and with 8 MJPEG viewers streaming, in its default settings, with recording and with
+RTSP on, on the 64-bit interpreter and, when
 $MP32 names one, the 32-bit build. Writes bench/results/heap.{md,json} and
 docs/performance.md's table.
 """
@@ -12,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
-from firmware import MICROPYTHON, Firmware  # noqa: E402
+from firmware import MICROPYTHON, Firmware, rtsp_settings  # noqa: E402
 from run import clients, progress, write_between  # noqa: E402
 
 RESULTS = os.path.join(HERE, "results")
@@ -21,11 +22,14 @@ HEAP = "1M"  # room for the recorder's pool beside 8 viewers
 CONFIGS = {
     "default settings": {},
     "recording": {"record": {"pre_s": 0}},
+    "RTSP": {"rtsp": {}},  # on free ports, given at each start
 }
 INTERPRETERS = {"64-bit": MICROPYTHON, "32-bit": os.getenv("MP32")}
 
 
 def measure(interpreter, settings):
+    if "rtsp" in settings:
+        settings = dict(settings, rtsp=rtsp_settings())
     fw = Firmware(tempfile.mkdtemp(), heap=HEAP, interpreter=interpreter,
                   settings=dict(settings, viewers={"max": VIEWERS}), env={"SIM_FPS": "30"})
     try:
