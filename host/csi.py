@@ -43,17 +43,7 @@ QVGA = 5
 VGA = 6
 _SIZES = {QQVGA: ("QQVGA", 160, 120), QVGA: ("QVGA", 320, 240), VGA: ("VGA", 640, 480)}
 _QUALITIES = (10, 30, 50, 70, 85, 95)  # the test card's (tools/make_testcard.py)
-_SAMPLINGS = {0x11: "-444", 0x21: "-422", 0x22: ""}  # image.JPEG_SUBSAMPLING_*: its folder
 
-
-def _sampling(quality, subsampling):
-    """The test card's folder suffix for OpenMV's choice of chroma subsampling (imlib's
-    jpege.c): JPEG_SUBSAMPLING_AUTO (0) is 4:2:0 up to quality 35, 4:2:2 below 60, else 4:4:4."""
-    if not subsampling:
-        subsampling = 0x22 if quality <= 35 else 0x21 if quality < 60 else 0x11
-    if subsampling not in _SAMPLINGS:
-        raise ValueError("subsampling")
-    return _SAMPLINGS[subsampling]
 _DEFAULTS = {"hmirror": False, "vflip": False, "brightness": 0, "contrast": 0, "saturation": 0,
              "auto_gain": True, "auto_exposure": True, "auto_whitebal": True}
 
@@ -85,9 +75,8 @@ class Image:
     def to_jpeg(self, quality=90, subsampling=0, **kwargs):
         if not 0 < quality <= 100:
             raise ValueError("quality")
-        suffix = _sampling(quality, subsampling)
         if self._sensor is not None and not self._jpeg:
-            self._size = self._sensor._encode(self, quality, suffix)
+            self._size = self._sensor._encode(self, quality, subsampling)
         if self._draws and not self._jpeg:
             self._stamp_draws()
         self._jpeg = True
@@ -132,8 +121,9 @@ def _vision_methods():
 class CSI:
     def __init__(self, cid=0):
         self._dir = os.getenv("SIM_TESTCARD") or "testcard"
-        self._files = sorted(n for n in os.listdir(self._dir) if n.endswith(".jpg"))
-        if not self._files:
+        try:  # one folder's frames (every folder has the same): the root lists them all
+            self._files = sorted(os.listdir(self._dir + "/QVGA-q85"))
+        except OSError:
             raise OSError("no test card in " + self._dir)
         self._period = 1000 // _env("SIM_FPS", 30)
         self._fault_rate = _env("SIM_FAULT_RATE", 0.0)
@@ -234,12 +224,14 @@ class CSI:
         index = 0 if still else self._seq % len(self._files)
         return Image(self._load(index, self._seq), self._size[1], self._size[2], index, self)
 
-    def _encode(self, img, quality, suffix):
-        """The frame's size once encoded at `quality` with the subsampling of `suffix`:
+    def _encode(self, img, quality, subsampling):
+        """The frame's size once encoded at `quality` and `subsampling` (image.JPEG_SUBSAMPLING_*:
+        0 is OpenMV's AUTO, imlib's jpege.c: 4:2:0 up to quality 35, 4:2:2 below 60, else 4:4:4):
         reloaded from that test card if the one snapshot loaded was another."""
         nearest = min(_QUALITIES, key=lambda q: abs(q - quality))
-        if self._pixformat == GRAYSCALE:
-            suffix = "-gray"  # one component, whatever was asked
+        subsampling = subsampling or (0x22 if quality <= 35 else 0x21 if quality < 60 else 0x11)
+        suffix = "-gray" if self._pixformat == GRAYSCALE else "" if subsampling == 0x22 else \
+            "-422" if subsampling == 0x21 else "-444"  # one component for GRAYSCALE
         if (nearest, suffix) == (self._quality, self._suffix):
             return img._size
         self._quality, self._suffix = nearest, suffix

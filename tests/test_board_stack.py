@@ -2,6 +2,7 @@
 share what the stack carries, a stuck viewer costs the others nothing, a burst of
 connections is answered, and a slow frame still lets requests through. Skipped, saying why, where
 `../shared/micropython-lwip/` is absent."""
+import json
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import pytest
 import boardstack
 from firmware import chromium, first_parts, wait_for
 from test_mqtt import Broker, Listener
+from test_rtsp import ffmpeg, rtsp_settings, udp_session
 
 WHY = boardstack.missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
@@ -242,3 +244,80 @@ def test_a_visitor_of_the_page_holds_at_most_two_of_lwips_connections(stack):
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+class RtpFrames(threading.Thread):
+    """An RTP/JPEG receiver counting whole frames: every fragment of a timestamp, from offset
+    0 to the marker packet's end, with nothing missing."""
+
+    def __init__(self, sink):
+        super().__init__(daemon=True)
+        self.sink = sink
+        self.frames = 0
+        self.stop = threading.Event()
+        self.start()
+
+    def run(self):
+        got = {}  # timestamp: [bytes received, the frame's end once the marker came]
+        self.sink.settimeout(0.5)
+        while not self.stop.is_set():
+            try:
+                packet = self.sink.recv(2048)
+            except OSError:
+                continue
+            stamp = int.from_bytes(packet[4:8], "big")
+            offset = int.from_bytes(packet[13:16], "big")
+            headers = 20 + (4 if packet[16] >= 64 else 0)  # a restart header
+            if offset == 0 and packet[17] >= 128:
+                headers += 4 + int.from_bytes(packet[headers + 2:headers + 4], "big")
+            size = len(packet) - headers
+            entry = got.setdefault(stamp, [0, None])
+            entry[0] += size
+            if packet[1] & 0x80:
+                entry[1] = offset + size
+            if entry[1] is not None and entry[0] == entry[1]:
+                self.frames += 1
+                del got[stamp]
+            if len(got) > 8:  # frames that lost a packet: forgotten
+                del got[min(got)]
+
+
+def test_rtsp_udp_viewers_and_a_tcp_viewer_beside_mjpeg_on_8000_bytes(stack, tmp_path):
+    fw = stack("8000", settings={"rtsp": rtsp_settings()})
+    rtsp_port = _rtsp_port(fw)
+    host_end = fw.address.rsplit(".", 1)[0] + ".1"
+    receivers = []
+    for _ in range(4):  # each lets go of its connection once it plays: lwIP has five
+        client, sink = udp_session(rtsp_port, host=fw.address, local=host_end)
+        client.close()
+        receivers.append(RtpFrames(sink))
+    mjpeg = boardstack.Counter(fw.address, fw.port)
+    tcp = {}
+    player = threading.Thread(target=lambda: tcp.update(run=ffmpeg(
+        "rtsp://%s:%d/stream" % (fw.address, rtsp_port), "tcp", frames=240)))
+    player.start()
+    time.sleep(2)
+    before = [r.frames for r in receivers]
+    captures, began = fw.status()["captures"], time.time()
+    time.sleep(6)
+    took = time.time() - began
+    rate = (fw.status()["captures"] - captures) / took
+    udp = [(r.frames - b) / took for r, b in zip(receivers, before)]
+    player.join(90)
+    status = fw.status()
+    for r in receivers:
+        r.stop.set()
+    mjpeg.stop.set()
+    fw.stop()
+    run = tcp["run"]
+    assert run.returncode == 0 and not run.stderr.strip(), run.stderr
+    assert min(udp) >= 0.8 * rate and rate >= 20, (udp, rate)
+    assert mjpeg.error is None and mjpeg.frames > 0, mjpeg.error
+    assert status["rtsp"]["playing"]["udp"] == 4, status["rtsp"]
+    held = boardstack.blocked(fw.lines)
+    assert held is None or held[1] < 1000, fw.console()
+
+
+def _rtsp_port(fw):
+    with open(os.path.join(fw.workdir, "settings.json")) as f:
+        return json.load(f)["rtsp"]["port"]

@@ -45,13 +45,13 @@ def rtsp_status(fw):
 class Client:
     """An RTSP client on a raw socket, for what players never send."""
 
-    def __init__(self, port, rcvbuf=None):
+    def __init__(self, port, rcvbuf=None, host="127.0.0.1"):
         self.sock = socket.socket()
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(15)
-        self.sock.connect(("127.0.0.1", port))
-        self.url = "rtsp://127.0.0.1:%d/stream" % port
+        self.sock.connect((host, port))
+        self.url = "rtsp://%s:%d/stream" % (host, port)
         self.cseq = 0
         self.buf = b""
         self.last_session = None
@@ -197,11 +197,13 @@ def test_a_stuck_tcp_session_is_dropped_and_the_others_keep_their_rate(start):
                     10), rtsp_status(fw)
 
 
-def udp_session(port, client=None):
-    """A UDP session set up and playing from a raw client: (client, its RTP socket)."""
-    client = client or Client(port)
+def udp_session(port, client=None, host="127.0.0.1", local="127.0.0.1"):
+    """A UDP session set up and playing from a raw client: (client, its RTP socket, bound
+    on `local`)."""
+    client = client or Client(port, host=host)
     sink = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sink.bind(("127.0.0.1", 0))
+    sink.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    sink.bind((local, 0))
     sink.settimeout(5)
     low = sink.getsockname()[1]
     status, headers, _ = client.request("SETUP", client.url + "/track0", {

@@ -46,7 +46,8 @@ async def serve(cfg, camera, hub):
         del load_vision
         forget("vision")  # no vision.py: the stage's code leaves the heap
     limits = stack.limits()
-    connections, most = stack.budget(limits, cfg["viewers.max"], 1 if cfg["mqtt.host"] else 0)
+    connections, most, rtsp_connections = stack.budget(
+        limits, cfg["viewers.max"], 1 if cfg["mqtt.host"] else 0, cfg["rtsp"])
     del stack
     forget("stack")  # read once: its code leaves the heap
     app = Server(cfg["requests.timeout_s"] * 1000, cfg["requests.max_line"],
@@ -70,7 +71,8 @@ async def serve(cfg, camera, hub):
     if guard and guard.admins():  # updates over the network only for an admin (web.py says why)
         plug("update")(app, ID)
     if cfg["rtsp"]:
-        sections["rtsp"] = plug("rtsp")(cfg, hub, viewers, guard, net.address, app)
+        sections["rtsp"] = plug("rtsp")(cfg, hub, viewers, guard, net.address, app,
+                                        rtsp_connections)
     add_routes(app, hub, viewers, guard, vision, ID, camera, cfg["name"], sections, controls)
     stages = (vision,) if vision else ()
     watched = (lambda: True) if vision else viewers.watching

@@ -12,6 +12,8 @@ BOARDS = (  # what sys.implementation._machine names: lwIP's MEM_SIZE, TCP_MSS, 
 )
 SMALLEST = (8000, 800, 6400)  # lwipopts_common.h: RT1062, Nicla Vision, Portenta H7, GIGA
 POSIX_VIEWERS = 8  # the viewers' cap on the unix port's sockets
+RTSP_CONNECTIONS = 2  # lwIP's connections RTSP keeps for itself: a TCP viewer and one more
+UDP_VIEWERS = 4  # RTSP's UDP sessions beyond what the connections carry: they hold none
 
 
 class Limits:
@@ -41,16 +43,21 @@ def limits():
     return Limits(*SMALLEST)
 
 
-def budget(limits, viewers, clients):
-    """(connections the web server may hold, the viewers' cap). On lwIP: the stack's count
-    less one kept free to answer 503, less the camera's own `clients` (MQTT); viewers one
-    fewer, so the page and /status.json still get in. `viewers` given (not 0) is kept within
-    the connections, with one console line if it had to be cut."""
+def budget(limits, viewers, clients, rtsp=False):
+    """(connections the web server may hold, the viewers' cap, RTSP's connections). On lwIP:
+    the stack's count less one kept free to answer 503, less the camera's own `clients`
+    (MQTT), less RTSP_CONNECTIONS with RTSP on; viewers one fewer, so the page and
+    /status.json still get in, and with RTSP, UDP_VIEWERS more (its UDP sessions hold no
+    connection). `viewers` given (not 0) is kept within that, with one console line if it had
+    to be cut."""
     if limits is None:
         viewers = viewers or POSIX_VIEWERS
-        return viewers + 4, viewers
-    connections = limits.connections - 1 - clients
-    if viewers > connections:
+        return viewers + 4, viewers, viewers + 2
+    reserved = RTSP_CONNECTIONS if rtsp else 0
+    connections = limits.connections - 1 - clients - reserved
+    udp = reserved + UDP_VIEWERS if rtsp else 0  # RTSP's viewers beyond the web server's
+    if viewers > connections + udp:
         print("camera: viewers.max %d is more than lwIP's %d connections carry: %d"
-              % (viewers, limits.connections, connections))
-    return connections, min(viewers, connections) if viewers else max(1, connections - 1)
+              % (viewers, limits.connections, connections + udp))
+    return (connections, min(viewers, connections + udp) if viewers else
+            max(1, connections - 1) + udp, reserved)

@@ -88,7 +88,7 @@ class Session(Holder):
 
 
 class Rtsp:
-    def __init__(self, cfg, hub, viewers, guard, address, limits, stall_ms, link):
+    def __init__(self, cfg, hub, viewers, guard, address, limits, stall_ms, link, connections):
         self.name = cfg["name"]
         self.hub = hub
         self.viewers = viewers
@@ -102,6 +102,7 @@ class Rtsp:
         self.head_ms = cfg["requests.timeout_s"] * 1000
         self.stall_ms = stall_ms
         self.link = link
+        self.max_connections = connections
         self.packetiser = Packetiser()
         self.sessions = []
         self.connections = []
@@ -149,7 +150,7 @@ class Rtsp:
 
     async def connect(self, stream_in, stream_out):
         connection = Connection(self, stream_in)
-        if len(self.connections) >= self.viewers.limit + 2:  # bounds the heap
+        if len(self.connections) >= self.max_connections:  # bounds the heap, and lwIP's PCBs
             self.refused += 1
             stream_in.s.close()
             return
@@ -544,9 +545,11 @@ def client_address(peer, port):
     return peer[:2] + struct.pack(">H", port) + peer[4:]
 
 
-def start(cfg, hub, viewers, guard, address, app):
-    """Serve RTSP as `cfg` says, beside `app` (its limits, its writer on lwIP), in tasks of its
-    own; returns the function giving /status.json's `rtsp` section."""
-    rtsp = Rtsp(cfg, hub, viewers, guard, address, app.head_limits, app.stall_ms, app.link)
+def start(cfg, hub, viewers, guard, address, app, connections):
+    """Serve RTSP as `cfg` says, beside `app` (its limits, its writer on lwIP), on at most
+    `connections` at once, in tasks of its own; returns the function giving /status.json's
+    `rtsp` section."""
+    rtsp = Rtsp(cfg, hub, viewers, guard, address, app.head_limits, app.stall_ms, app.link,
+                connections)
     asyncio.create_task(rtsp.serve())
     return rtsp.stats
