@@ -99,6 +99,7 @@ clean:
 bench: image $(TESTCARD)/.done
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/heap.py
+	$(PYTHON) bench/rtsp.py
 	$(PYTHON) bench/board_stack.py
 
 # An account for settings.json's users, its password kept as hashes: USER=name [ROLE=viewer].

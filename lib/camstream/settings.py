@@ -92,9 +92,9 @@ SCHEMA = {
     # lacks room, never under 2)
     "camera.idle_fps": (1, whole(0, 30)),  # the capture rate while nobody watches (0: always
     # the full rate)
-    "viewers.max": (0, whole(0, 256)),  # viewers of /stream.jpg at once; more get 503 with
-    # Retry-After. 0: what the network stack carries: 8 on POSIX sockets; on a board's lwIP
-    # (5 TCP connections in all), 3, or 2 with MQTT
+    "viewers.max": (0, whole(0, 256)),  # viewers at once, of /stream.jpg and RTSP together;
+    # more get 503 with Retry-After (RTSP: 453). 0: what the network stack carries: 8 on POSIX
+    # sockets; on a board's lwIP (5 TCP connections in all), 3, or 2 with MQTT (RTSP: docs)
     "viewers.stall_timeout_s": (10, whole(1, 600)),  # a client whose socket accepts nothing
     # this long is dropped
     "requests.timeout_s": (5, whole(1, 60)),  # a request head must arrive within this

@@ -1,0 +1,174 @@
+"""RTSP's fan-out beside MJPEG's, in the same run: the firmware with the simulated sensor at
+30 fps, 1, 10 and 50 viewers of each kind (MJPEG, RTSP over TCP, RTSP over UDP) driven from a
+separate process; frames a second per viewer, the firmware's CPU per viewer-frame, and what
+one more viewer costs (from 10 to 50). Beside them, GStreamer's RTSP server (C:
+rtpjpegpay, shared media) serving the test card's frames at 30 fps to the same clients, when
+Debian's gir1.2-gst-rtsp-server-1.0 and python3-gi are installed.
+
+Writes bench/results/rtsp.{md,json} and docs/performance.md's table.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from firmware import TESTCARD, Firmware, free_port, rtsp_settings  # noqa: E402
+from run import clients as mjpeg_clients, progress, write_between  # noqa: E402
+
+RESULTS = os.path.join(HERE, "results")
+VIEWERS = (1, 10, 50)
+SECONDS = 8
+GST_SERVER = """
+import glob, sys, gi
+gi.require_version("Gst", "1.0"); gi.require_version("GstRtspServer", "1.0")
+from gi.repository import Gst, GstRtspServer, GLib
+Gst.init(None)
+frames = [open(p, "rb").read() for p in sorted(glob.glob(sys.argv[2] + "/QVGA-q85/*.jpg"))]
+server = GstRtspServer.RTSPServer(service=sys.argv[1])
+factory = GstRtspServer.RTSPMediaFactory()
+factory.set_launch("( appsrc name=src is-live=true format=time "
+                   "caps=image/jpeg,width=320,height=240,framerate=30/1 ! jpegparse ! "
+                   "rtpjpegpay name=pay0 pt=26 )")
+factory.set_shared(True)
+
+def configure(factory, media):
+    src, sent = media.get_element().get_child_by_name("src"), [0]
+    def push():  # the test card's frames at 30 fps, as the sensor gives them
+        buf = Gst.Buffer.new_wrapped(frames[sent[0] % len(frames)])
+        buf.pts = buf.dts = sent[0] * Gst.SECOND // 30
+        buf.duration = Gst.SECOND // 30
+        sent[0] += 1
+        src.emit("push-buffer", buf)
+        return True
+    GLib.timeout_add(33, push)
+
+factory.connect("media-configure", configure)
+server.get_mount_points().add_factory("/stream", factory)
+server.attach(None)
+print("ready", flush=True)
+GLib.MainLoop().run()
+"""
+
+
+def cpu_seconds(pid):
+    """CPU time of a process, all its threads, from the scheduler's count."""
+    total = 0
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
+            total += int(f.read().split()[0])
+    return total / 1e9
+
+
+def rtsp_clients(port, transport, viewers, seconds):
+    out = subprocess.run([sys.executable, os.path.join(HERE, "rtsp_clients.py"), "127.0.0.1",
+                          str(port), transport, str(viewers), str(seconds)], capture_output=True,
+                         text=True, timeout=seconds + 60)
+    if out.returncode:
+        raise RuntimeError(out.stderr)
+    return json.loads(out.stdout)
+
+
+def measure(pid, drive):
+    """Drive the viewers; (fps of the slowest, CPU µs per viewer-frame) over the window."""
+    with ThreadPoolExecutor(1) as pool:
+        job = pool.submit(drive)
+        time.sleep(2)  # they connect and get going
+        cpu0, t0 = cpu_seconds(pid), time.time()
+        time.sleep(SECONDS - 3)
+        cpu1, t1 = cpu_seconds(pid), time.time()
+        result = job.result()
+    rates = [f / result["seconds"] for f in result["frames"]]
+    delivered = sum(rates) * (t1 - t0)
+    return min(rates), (cpu1 - cpu0) * 1e6 / delivered if delivered else None
+
+
+def firmware_rows():
+    rows = []
+    for viewers in VIEWERS:
+        for kind in ("MJPEG", "RTSP/TCP", "RTSP/UDP"):
+            progress("%s, %d viewers ..." % (kind, viewers))
+            rtsp = rtsp_settings()
+            fw = Firmware(tempfile.mkdtemp(), heap="16M", env={"SIM_FPS": "30"}, settings={
+                "viewers": {"max": viewers + 2}, "camera": {"idle_fps": 0}, "rtsp": rtsp})
+            try:
+                drive = (lambda: mjpeg_clients(fw.port, viewers, SECONDS)) if kind == "MJPEG" \
+                    else (lambda: rtsp_clients(rtsp["port"], kind[5:].lower(), viewers, SECONDS))
+                fps, us = measure(fw.proc.pid, drive)
+            finally:
+                fw.stop()
+            rows.append({"server": "firmware", "kind": kind, "viewers": viewers, "fps_min": fps,
+                         "cpu_us_per_viewer_frame": us})
+    return rows
+
+
+def gstreamer_rows():
+    python = "/usr/bin/python3"  # Debian's, with python3-gi
+    probe = subprocess.run([python, "-c", "import gi; gi.require_version('GstRtspServer', "
+                            "'1.0'); from gi.repository import GstRtspServer"],
+                           capture_output=True)
+    if probe.returncode:
+        progress("GStreamer's RTSP server: not installed (gir1.2-gst-rtsp-server-1.0): skipped")
+        return []
+    rows = []
+    for viewers in VIEWERS:
+        for transport in ("tcp", "udp"):
+            progress("GStreamer RTSP/%s, %d viewers ..." % (transport.upper(), viewers))
+            port = free_port()
+            server = subprocess.Popen([python, "-c", GST_SERVER, str(port), TESTCARD],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            try:
+                assert server.stdout.readline() == b"ready\n", server.stderr.read()
+                fps, us = measure(server.pid, lambda: rtsp_clients(port, transport, viewers,
+                                                                   SECONDS))
+            finally:
+                server.kill()
+                server.wait()
+            rows.append({"server": "GStreamer (C)", "kind": "RTSP/" + transport.upper(),
+                         "viewers": viewers, "fps_min": fps, "cpu_us_per_viewer_frame": us})
+    return rows
+
+
+def one_more(rows, server, kind):
+    """CPU of one more viewer a second, from 10 viewers to 50 (µs per frame-second)."""
+    at = {r["viewers"]: r for r in rows if r["server"] == server and r["kind"] == kind}
+    if 10 not in at or 50 not in at:
+        return None
+    total = {n: at[n]["cpu_us_per_viewer_frame"] * n for n in (10, 50)}
+    return (total[50] - total[10]) / 40
+
+
+def table(rows):
+    lines = ["| server | transport | viewers | fps of the slowest | CPU µs/viewer-frame |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    lines += ["| %s | %s | %d | %.1f | %.0f |" % (r["server"], r["kind"], r["viewers"],
+                                                   r["fps_min"], r["cpu_us_per_viewer_frame"])
+              for r in rows]
+    lines += ["", "| server | transport | one more viewer (10 to 50), CPU µs per frame |",
+              "| --- | --- | ---: |"]
+    for server, kind in sorted({(r["server"], r["kind"]) for r in rows}):
+        cost = one_more(rows, server, kind)
+        lines.append("| %s | %s | %s |" % (server, kind, "-" if cost is None else "%.1f" % cost))
+    return "\n".join(lines)
+
+
+def main():
+    os.makedirs(RESULTS, exist_ok=True)
+    rows = firmware_rows() + gstreamer_rows()
+    text = table(rows)
+    with open(os.path.join(RESULTS, "rtsp.md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(RESULTS, "rtsp.json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    write_between("<!-- rtsp results -->", "<!-- end of rtsp results -->", text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+"""RTSP viewers for the benchmark, in a process of their own: N sessions over TCP (interleaved)
+or UDP, each counting the whole frames it receives (the packet with the marker bit).
+
+Usage: python bench/rtsp_clients.py HOST PORT tcp|udp N SECONDS
+Prints JSON: {"frames": [per session], "seconds": measured}.
+"""
+import json
+import selectors
+import socket
+import sys
+import time
+
+
+def request(sock, text):
+    """(its headers, by lower-case name, and what followed them)."""
+    sock.sendall(text.encode())
+    data = b""
+    while True:
+        if data[:1] == b"$":  # interleaved data before the answer: skipped
+            if len(data) >= 4 and len(data) >= 4 + int.from_bytes(data[2:4], "big"):
+                data = data[4 + int.from_bytes(data[2:4], "big"):]
+                continue
+        elif b"\r\n\r\n" in data:
+            break
+        data += sock.recv(4096)
+    head, _, rest = data.partition(b"\r\n\r\n")
+    headers = dict((k.strip().lower(), v.strip()) for k, _, v in
+                   (line.decode().partition(":") for line in head.split(b"\r\n")[1:]))
+    return headers, rest
+
+
+def track(sock, url):
+    """The URL to SETUP: the SDP's control attribute, against its Content-Base."""
+    headers, body = request(sock, "DESCRIBE %s RTSP/1.0\r\nCSeq: 0\r\nAccept: "
+                            "application/sdp\r\n\r\n" % url)
+    while len(body) < int(headers.get("content-length", 0)):
+        body += sock.recv(4096)
+    control = [line[10:] for line in body.decode().split("\r\n") if line.startswith("a=control:")
+               and line[10:] != "*"][-1]
+    base = headers.get("content-base", url + "/")
+    return control if "://" in control else base.rstrip("/") + "/" + control
+
+
+def open_session(host, port, transport):
+    """(control socket, RTP socket or None, bytes already read)."""
+    sock = socket.create_connection((host, port), timeout=10)
+    url = track(sock, "rtsp://%s:%d/stream" % (host, port))
+    if transport == "tcp":
+        spec, rtp = "RTP/AVP/TCP;unicast;interleaved=0-1", None
+    else:
+        rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        rtp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        rtp.bind(("127.0.0.1", 0))
+        low = rtp.getsockname()[1]
+        spec = "RTP/AVP;unicast;client_port=%d-%d" % (low, low + 1)
+    headers, _ = request(sock, "SETUP %s RTSP/1.0\r\nCSeq: 1\r\nTransport: %s\r\n\r\n"
+                         % (url, spec))
+    session = headers["session"].split(";")[0]
+    _, rest = request(sock, "PLAY %s RTSP/1.0\r\nCSeq: 2\r\nSession: %s\r\n\r\n"
+                      % (url.rsplit("/", 1)[0], session))
+    return sock, rtp, rest
+
+
+def main(host, port, transport, count, seconds):
+    sessions = [open_session(host, int(port), transport) for _ in range(int(count))]
+    frames = [0] * len(sessions)
+    buffers = [rest for _, _, rest in sessions]
+    selector = selectors.DefaultSelector()
+    for i, (sock, rtp, _) in enumerate(sessions):
+        (rtp or sock).setblocking(False)
+        selector.register(rtp or sock, selectors.EVENT_READ, i)
+    began = time.time()
+    while time.time() - began < float(seconds):
+        for key, _ in selector.select(0.5):
+            i = key.data
+            if transport == "udp":
+                while True:
+                    try:
+                        packet = key.fileobj.recv(2048)
+                    except BlockingIOError:
+                        break
+                    frames[i] += packet[1] >> 7  # the marker: a frame's last packet
+                continue
+            try:
+                buffers[i] += key.fileobj.recv(1 << 16)
+            except BlockingIOError:
+                continue
+            buf, at = buffers[i], 0
+            while len(buf) - at >= 4 and buf[at] == 0x24:
+                size = int.from_bytes(buf[at + 2:at + 4], "big")
+                if len(buf) - at < 4 + size:
+                    break
+                if buf[at + 1] == 0:
+                    frames[i] += buf[at + 5] >> 7
+                at += 4 + size
+            buffers[i] = buf[at:]
+    print(json.dumps({"frames": frames, "seconds": time.time() - began}))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:6])
