@@ -17,7 +17,8 @@ MICRODOT_MPY := $(IMAGE)/lib/microdot/__init__.mpy $(IMAGE)/lib/microdot/microdo
 
 
 HOST_TOOLS := curl ffmpeg chromium chromedriver:chromium-driver mosquitto tc:iproute2 unshare:util-linux \
-	gst-launch-1.0:gstreamer1.0-tools+gstreamer1.0-plugins-good+gstreamer1.0-plugins-base
+	gst-launch-1.0:gstreamer1.0-tools+gstreamer1.0-plugins-good+gstreamer1.0-plugins-base \
+	/usr/lib/python3/dist-packages/cv2*:python3-opencv
 
 .PHONY: all image run test host-tools bench deploy repl logs clean docs password
 

@@ -132,6 +132,29 @@ def test_ffmpeg_and_gstreamer_decode_every_frame_over_tcp_and_udp(start):
     assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0, 15), rtsp_status(fw)
 
 
+OPENCV = """
+import sys, cv2
+capture = cv2.VideoCapture(sys.argv[1], cv2.CAP_FFMPEG)
+shapes = []
+while len(shapes) < 30:
+    ok, image = capture.read()
+    if not ok:
+        break
+    shapes.append(image.shape)
+print(len(shapes), set(shapes))
+"""
+
+
+def test_opencv_reads_every_frame_over_tcp_and_udp(start):
+    fw = rtsp_camera(start)
+    for transport in ("tcp", "udp"):  # Debian's python3-opencv, through its ffmpeg
+        run = subprocess.run(["/usr/bin/python3", "-c", OPENCV, fw.rtsp], capture_output=True,
+                             text=True, timeout=TIMEOUT, env=dict(
+                                 os.environ, OPENCV_FFMPEG_CAPTURE_OPTIONS="rtsp_transport;"
+                                 + transport))
+        assert run.returncode == 0 and run.stdout.strip() == "30 {(240, 320, 3)}", run
+
+
 def test_a_frame_size_change_reaches_an_rtsp_viewer(start):
     fw = rtsp_camera(start, heap="1M")  # room for VGA frame buffers
     sizes = []

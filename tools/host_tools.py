@@ -2,8 +2,10 @@
 where this user can (root with apt-get), else stop with one line naming the command to run.
 
 Usage: python3 tools/host_tools.py COMMAND[:PACKAGE[+PACKAGE...]] ...
-(the packages a command needs beside its own, such as plugins, follow it with +)
+(the packages a command needs beside its own, such as plugins, follow it with +; a COMMAND
+that is a path, such as a Python module's file, is looked for as one, with * for any text)
 """
+import glob
 import os
 import shutil
 import subprocess
@@ -15,8 +17,9 @@ def missing(wanted):
     packages = []
     for item in wanted:
         command, _, package = item.partition(":")
+        there = glob.glob(command) if command.startswith("/") else shutil.which(command)
         for one in (package or command).split("+"):
-            if shutil.which(command) is None and one not in packages:
+            if not there and one not in packages:
                 packages.append(one)
     return packages
 
