@@ -3,10 +3,12 @@ TCP (interleaved), UDP or multicast.
 
 Each frame is cut into RTP packets once (jpeg.py), for every session: a UDP packet is built
 once in a scratch buffer and sent to each UDP client (and once to the multicast group) by a
-`sendto` that never waits, a packet the stack cannot take being dropped and counted. A TCP
-session writes the same packet heads and the payload straight from the hub's buffer, holding
-the frame meanwhile, as an MJPEG viewer does; one that falls behind skips to the newest frame
-at a frame's boundary, one stuck for `viewers.stall_timeout_s` is dropped. Sessions count
+`sendto` that never waits, a packet the stack cannot take being dropped and counted. For TCP
+sessions the frame's packets, each behind its `$` header, are laid out once in a wire buffer
+(a few, reused), which each session writes whole, as an MJPEG viewer writes its part; where
+the heap has no room for one, each packet's head and payload are written apart, the payload
+straight from the hub's buffer, the frame held meanwhile. One that falls behind skips to the
+newest frame, one stuck for `viewers.stall_timeout_s` is dropped. Sessions count
 as viewers, against the one `viewers.max`. A session ends at TEARDOWN, or after
 `rtsp.session_s` without a word from its client (a request naming it, on any connection, or
 an RTCP report); a TCP session also when its connection closes. A UDP client may close its
@@ -26,6 +28,7 @@ from ..viewers import Holder
 from .jpeg import Packetiser, Unsupported, parse
 
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN"
+WIRES = 3  # TCP sessions' wire buffers at most: one being written while others still send
 SR_MS = 5000  # an RTCP sender report this often
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 PATH = "/stream"
@@ -107,7 +110,9 @@ class Rtsp:
         self.sessions = []
         self.connections = []
         self.numbers = 0
-        self.current = None  # (frame seq, frame, packets, TCP heads) of the latest frame cut
+        self.current = None  # (frame seq, frame, packets, wire buffer or None, its length) of
+        # the latest frame cut
+        self.wires = []  # [bytearray, sessions writing it]
         self.fresh = asyncio.Event()  # pulsed when a frame has been cut
         self.scratch = bytearray(1500)
         self.udp_sent = 0
@@ -180,12 +185,43 @@ class Rtsp:
             except Unsupported as exc:
                 self._unsupported(exc)
                 continue
-            tcp = [b"$\x00" + struct.pack(">H", len(head) + end - start) + head
-                   for head, start, end in packets]
-            self.current = (seq, frame, packets, tcp)
+            wire = None
+            if any(s.playing and s.transport == "tcp" for s in self.sessions):
+                wire = self._wire(frame.jpeg, packets)
+            self.current = (seq, frame, packets) + (wire or (None, 0))
             self._send_udp(frame.jpeg, packets)
             self.fresh.set()
             self.fresh.clear()
+
+    def _wire(self, jpeg, packets):
+        """(a free wire buffer holding the frame's packets for TCP, their length), or None
+        when every buffer is still being written."""
+        if self.wires is None:
+            return None
+        size = sum(4 + len(head) + end - start for head, start, end in packets)
+        entry = next((w for w in self.wires if not w[1]), None)
+        try:
+            if entry is None and len(self.wires) < WIRES:
+                entry = [bytearray(size * 9 // 8), 0]
+                self.wires.append(entry)
+            elif entry is not None and len(entry[0]) < size:
+                entry[0] = bytearray(size * 9 // 8)
+        except MemoryError:
+            if self.wires is not None:
+                log("rtsp: no room for a %d-byte TCP frame in one piece: its packets are "
+                    "written apart" % size)
+            self.wires = None  # not asked again
+            return None
+        if entry is None:
+            return None
+        view, at = memoryview(entry[0]), 0
+        for head, start, end in packets:
+            length = len(head) + end - start
+            view[at:at + 4] = b"$\x00" + struct.pack(">H", length)
+            view[at + 4:at + 4 + len(head)] = head
+            view[at + 4 + len(head):at + 4 + length] = jpeg[start:end]
+            at += 4 + length
+        return entry, at
 
     def _unsupported(self, exc):
         if self.unsupported is None:
@@ -212,26 +248,39 @@ class Rtsp:
                     self.udp_dropped += 1
 
     async def play_tcp(self, session, out):
-        """Write each new frame's packets on the session's own connection, holding the frame."""
+        """Write each new frame's wire buffer on the session's own connection, whole."""
         seq = -1
         while session.playing:
             current = self.current
             if current is None or current[0] == seq:
                 await self.fresh.wait()
                 continue
-            seq, frame, packets, tcp = current
-            if frame.seq != seq:
-                continue  # its buffer holds a newer frame already: that one comes next
-            session.frame = frame.acquire()
+            seq, frame, packets, entry, length = current
+            if entry is None:
+                if frame.seq == seq:  # else its buffer holds a newer frame: that one comes next
+                    await self._packets(session, out, frame, packets)
+                continue
+            entry[1] += 1
             try:
                 async with session.connection.lock:
-                    for (head, start, end), prefixed in zip(packets, tcp):
-                        if session.channel:
-                            prefixed = b"$" + bytes((session.channel,)) + prefixed[2:]
-                        await out.awrite(prefixed)
-                        await out.awrite(frame.jpeg[start:end])
+                    if session.channel:  # not the usual pair: the packets' channels rewritten
+                        await out.awrite(rechannel(entry[0], length, session.channel))
+                    else:
+                        await out.awrite(memoryview(entry[0])[:length])
             finally:
-                session._let_go()
+                entry[1] -= 1
+
+    async def _packets(self, session, out, frame, packets):
+        """Write a frame's packets one by one, the payload from the hub's buffer, held."""
+        session.frame = frame.acquire()
+        try:
+            async with session.connection.lock:
+                for head, start, end in packets:
+                    await out.awrite(b"$" + bytes((session.channel,)) +
+                                     struct.pack(">H", len(head) + end - start) + head)
+                    await out.awrite(frame.jpeg[start:end])
+        finally:
+            session._let_go()
 
     async def reports(self):
         """An RTCP sender report to each playing session every SR_MS: RTP time to wall time."""
@@ -536,6 +585,15 @@ class Connection:
             pass
         finally:
             self.close()
+
+
+def rechannel(wire, length, channel):
+    """A copy of a wire buffer's packets on another interleaved channel."""
+    copy, at = bytearray(wire[:length]), 0
+    while at < length:
+        copy[at + 1] = channel
+        at += 4 + ((copy[at + 2] << 8) | copy[at + 3])
+    return copy
 
 
 def client_address(peer, port):
