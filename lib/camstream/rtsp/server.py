@@ -16,6 +16,7 @@ connection once it plays, which leaves the board's few TCP connections to others
 are read with the HTTP server's limits and deadlines.
 """
 import asyncio
+import gc
 import socket
 import struct
 import time
@@ -28,7 +29,8 @@ from ..viewers import Holder
 from .jpeg import Packetiser, Unsupported, parse
 
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN"
-WIRES = 3  # TCP sessions' wire buffers at most: one being written while others still send
+WIRES = 2  # TCP sessions' wire buffers at most: one filled while the other is still sent
+ROOM = 64 * 1024  # free heap a wire buffer must leave, for the viewers and vision.py
 SR_MS = 5000  # an RTCP sender report this often
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 PATH = "/stream"
@@ -113,6 +115,7 @@ class Rtsp:
         self.current = None  # (frame seq, frame, packets, wire buffer or None, its length) of
         # the latest frame cut
         self.wires = []  # [bytearray, sessions writing it]
+        self.apart = False  # the console said TCP frames are written apart
         self.fresh = asyncio.Event()  # pulsed when a frame has been cut
         self.scratch = bytearray(1500)
         self.udp_sent = 0
@@ -195,25 +198,27 @@ class Rtsp:
 
     def _wire(self, jpeg, packets):
         """(a free wire buffer holding the frame's packets for TCP, their length), or None
-        when every buffer is still being written."""
-        if self.wires is None:
-            return None
+        when none is free and the heap has no room for one beside ROOM."""
         size = sum(4 + len(head) + end - start for head, start, end in packets)
         entry = next((w for w in self.wires if not w[1]), None)
-        try:
-            if entry is None and len(self.wires) < WIRES:
-                entry = [bytearray(size * 9 // 8), 0]
+        if entry is None or len(entry[0]) < size:
+            if entry is None and len(self.wires) >= WIRES:
+                return None  # both still being sent: this frame's packets are written apart
+            if gc.mem_free() < size * 9 // 8 + ROOM:
+                if not self.apart:
+                    log("rtsp: no room for a %d-byte TCP frame in one piece: packets are "
+                        "written apart" % size)
+                self.apart = True
+                return None
+            try:
+                buf = bytearray(size * 9 // 8)
+            except MemoryError:
+                return None
+            if entry is None:
+                entry = [buf, 0]
                 self.wires.append(entry)
-            elif entry is not None and len(entry[0]) < size:
-                entry[0] = bytearray(size * 9 // 8)
-        except MemoryError:
-            if self.wires is not None:
-                log("rtsp: no room for a %d-byte TCP frame in one piece: its packets are "
-                    "written apart" % size)
-            self.wires = None  # not asked again
-            return None
-        if entry is None:
-            return None
+            else:
+                entry[0] = buf
         view, at = memoryview(entry[0]), 0
         for head, start, end in packets:
             length = len(head) + end - start
