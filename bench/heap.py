@@ -4,7 +4,6 @@ RTSP on, on the 64-bit interpreter and, when
 $MP32 names one, the 32-bit build. Writes bench/results/heap.{md,json} and
 docs/performance.md's table.
 """
-import json
 import os
 import sys
 import tempfile
@@ -14,9 +13,8 @@ from concurrent.futures import ThreadPoolExecutor
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
 from firmware import MICROPYTHON, Firmware, rtsp_settings  # noqa: E402
-from run import clients, progress, write_between  # noqa: E402
+from run import clients, progress, publish  # noqa: E402
 
-RESULTS = os.path.join(HERE, "results")
 VIEWERS = 8
 HEAP = "1M"  # room for the recorder's pool beside 8 viewers
 CONFIGS = {
@@ -46,7 +44,6 @@ def measure(interpreter, settings):
 
 
 def main():
-    os.makedirs(RESULTS, exist_ok=True)
     rows = []
     for bits, interpreter in INTERPRETERS.items():
         if not interpreter:
@@ -59,11 +56,7 @@ def main():
     lines += ["| %s | %s | %.1f KB | %.1f KB |" % (r["build"], r["settings"], r["rest"] / 1024,
                                                   r["viewers"] / 1024) for r in rows]
     text = "\n".join(lines)
-    with open(os.path.join(RESULTS, "heap.md"), "w") as f:
-        f.write(text + "\n")
-    with open(os.path.join(RESULTS, "heap.json"), "w") as f:
-        json.dump(rows, f, indent=1)
-    write_between("<!-- heap results -->", "<!-- end of heap results -->", text)
+    publish("heap", rows, text)
     print(text)
 
 

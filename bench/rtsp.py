@@ -20,9 +20,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 from firmware import TESTCARD, Firmware, free_port, rtsp_settings  # noqa: E402
-from run import clients as mjpeg_clients, progress, write_between  # noqa: E402
+from run import clients as mjpeg_clients, progress, publish  # noqa: E402
 
-RESULTS = os.path.join(HERE, "results")
 VIEWERS = (1, 10, 50)
 SECONDS = 8
 GST_SERVER = """
@@ -159,14 +158,9 @@ def table(rows):
 
 
 def main():
-    os.makedirs(RESULTS, exist_ok=True)
     rows = firmware_rows() + gstreamer_rows()
     text = table(rows)
-    with open(os.path.join(RESULTS, "rtsp.md"), "w") as f:
-        f.write(text + "\n")
-    with open(os.path.join(RESULTS, "rtsp.json"), "w") as f:
-        json.dump(rows, f, indent=1)
-    write_between("<!-- rtsp results -->", "<!-- end of rtsp results -->", text)
+    publish("rtsp", rows, text)
     print(text)
 
 

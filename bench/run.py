@@ -585,6 +585,17 @@ def update_page(text):
     write_between(BEGIN, END, body + "\n![benchmark chart](../bench/results/chart.png)")
 
 
+def publish(name, rows, text):
+    """Write a benchmark's rows and table to results/NAME.{json,md}, and the table into
+    docs/performance.md between its `NAME results` markers."""
+    os.makedirs(RESULTS, exist_ok=True)
+    with open(os.path.join(RESULTS, name + ".md"), "w") as f:
+        f.write(text + "\n")
+    with open(os.path.join(RESULTS, name + ".json"), "w") as f:
+        json.dump(rows, f, indent=1)
+    write_between("<!-- %s results -->" % name, "<!-- end of %s results -->" % name, text)
+
+
 def write_between(begin, end, text):
     """Replace what docs/performance.md holds between two markers."""
     path = os.path.join(ROOT, "docs", "performance.md")
