@@ -42,7 +42,7 @@ def track(sock, url):
 
 
 def open_session(host, port, transport):
-    """(control socket, RTP socket or None, bytes already read)."""
+    """(control socket, RTP socket or None, bytes already read, TEARDOWN request)."""
     sock = socket.create_connection((host, port), timeout=10)
     url = track(sock, "rtsp://%s:%d/stream" % (host, port))
     if transport == "tcp":
@@ -56,17 +56,19 @@ def open_session(host, port, transport):
     headers, _ = request(sock, "SETUP %s RTSP/1.0\r\nCSeq: 1\r\nTransport: %s\r\n\r\n"
                          % (url, spec))
     session = headers["session"].split(";")[0]
+    base = url.rsplit("/", 1)[0]
     _, rest = request(sock, "PLAY %s RTSP/1.0\r\nCSeq: 2\r\nSession: %s\r\n\r\n"
-                      % (url.rsplit("/", 1)[0], session))
-    return sock, rtp, rest
+                      % (base, session))
+    return sock, rtp, rest, "TEARDOWN %s RTSP/1.0\r\nCSeq: 3\r\nSession: %s\r\n\r\n" % (
+        base, session)
 
 
 def main(host, port, transport, count, seconds):
     sessions = [open_session(host, int(port), transport) for _ in range(int(count))]
     frames = [0] * len(sessions)
-    buffers = [rest for _, _, rest in sessions]
+    buffers = [rest for _, _, rest, _ in sessions]
     selector = selectors.DefaultSelector()
-    for i, (sock, rtp, _) in enumerate(sessions):
+    for i, (sock, rtp, _, _) in enumerate(sessions):
         (rtp or sock).setblocking(False)
         selector.register(rtp or sock, selectors.EVENT_READ, i)
     began = time.time()
@@ -94,7 +96,13 @@ def main(host, port, transport, count, seconds):
                     frames[i] += buf[at + 5] >> 7
                 at += 4 + size
             buffers[i] = buf[at:]
-    print(json.dumps({"frames": frames, "seconds": time.time() - began}))
+    took = time.time() - began
+    for sock, rtp, _, teardown in sessions:  # a UDP session outlives its connection
+        if rtp:
+            sock.setblocking(True)
+            request(sock, teardown)
+        sock.close()
+    print(json.dumps({"frames": frames, "seconds": took}))
 
 
 if __name__ == "__main__":

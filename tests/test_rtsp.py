@@ -114,8 +114,9 @@ class Client:
         self.sock.close()
 
 
-def test_ffmpeg_and_gstreamer_decode_every_frame_over_tcp_and_udp(start):
-    fw = rtsp_camera(start)
+@pytest.mark.parametrize("heap", ["2M", "296K"])  # TCP frames from a wire buffer, or apart
+def test_ffmpeg_and_gstreamer_decode_every_frame_over_tcp_and_udp(start, heap):
+    fw = rtsp_camera(start, heap=heap)
     for transport in ("tcp", "udp"):
         run = ffmpeg(fw.rtsp, transport)
         assert run.returncode == 0 and not run.stderr.strip(), (transport, run.stderr)
@@ -218,6 +219,56 @@ def test_a_stuck_tcp_session_is_dropped_and_the_others_keep_their_rate(start):
     assert stuck.closed()
     assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0 and fw.status()["viewers"] == 0,
                     10), rtsp_status(fw)
+
+
+@pytest.mark.parametrize("heap,apart", [("2M", False), ("296K", True)])
+def test_a_tcp_session_on_its_own_channels_gets_whole_packets_between_its_answers(start, heap,
+                                                                                   apart):
+    """Frames laid out in a wire buffer (the channels rewritten in a copy), and, where the
+    heap has no room for one, written a packet at a time."""
+    fw = rtsp_camera(start, heap=heap)
+    client = Client(fw.rtsp_port)
+    assert client.request("SETUP", client.url + "/track0", {
+        "Transport": "RTP/AVP/TCP;unicast;interleaved=4-5"})[1]["transport"].endswith("=4-5")
+    session = client.last_session
+    assert client.request("PLAY", headers={"Session": session})[0] == 200
+    frames = reports = answers = 0
+    offset, seq = 0, None
+    while frames < 200:  # about 7 s: an RTCP sender report comes every 5 s
+        while len(client.buf) < 4:
+            client._fill()
+        if client.buf[:1] != b"$":  # the answer to a keep-alive, whole, between two frames
+            status, headers, _ = client.response()
+            assert status == 200 and headers["cseq"] == str(client.cseq), headers
+            answers += 1
+            continue
+        size = int.from_bytes(client.buf[2:4], "big")
+        while len(client.buf) < 4 + size:
+            client._fill()
+        channel, packet, client.buf = client.buf[1], client.buf[4:4 + size], client.buf[4 + size:]
+        assert channel in (4, 5), channel
+        if channel == 5:
+            reports += packet[1] == 200  # a sender report
+            continue
+        assert packet[1] & 0x7F == 26
+        fragment = int.from_bytes(packet[13:16], "big")
+        if fragment:  # the frame's next packet: no byte missing, none out of order
+            assert fragment == offset and int.from_bytes(packet[2:4], "big") == seq + 1 & 0xFFFF
+        else:
+            offset = 0
+        seq = int.from_bytes(packet[2:4], "big")
+        at = 20 + (4 if packet[16] & 64 else 0)  # RTP and JPEG headers, the restart header
+        if fragment == 0 and packet[17] >= 128:  # the quantisation tables
+            at += 4 + int.from_bytes(packet[at + 2:at + 4], "big")
+        offset += size - at
+        if packet[1] & 0x80:  # the marker: the frame's last packet
+            frames += 1
+            if frames % 20 == 0:
+                client.cseq += 1
+                client.send(("GET_PARAMETER %s RTSP/1.0\r\nCSeq: %d\r\nSession: %s\r\n\r\n"
+                             % (client.url, client.cseq, session)).encode())
+    assert answers >= 9 and reports >= 1, (answers, reports)
+    assert ("packets are written apart" in fw.console()) == apart, fw.console()
 
 
 def udp_session(port, client=None, host="127.0.0.1", local="127.0.0.1"):

@@ -5,10 +5,12 @@ Each frame is cut into RTP packets once (jpeg.py), for every session: a UDP pack
 once in a scratch buffer and sent to each UDP client (and once to the multicast group) by a
 `sendto` that never waits, a packet the stack cannot take being dropped and counted. For TCP
 sessions the frame's packets, each behind its `$` header, are laid out once in a wire buffer
-(a few, reused), which each session writes whole, as an MJPEG viewer writes its part; where
-the heap has no room for one, each packet's head and payload are written apart, the payload
-straight from the hub's buffer, the frame held meanwhile. One that falls behind skips to the
-newest frame, one stuck for `viewers.stall_timeout_s` is dropped. Sessions count
+(two at most, reused) and written to each waiting session at once, in one write that never
+waits, as an MJPEG viewer's part is: only a session whose socket did not take it all wakes
+its task, to write the rest. Where the heap has no room for a wire buffer, each packet's head
+and payload are written apart, the payload straight from the hub's buffer, the frame held
+meanwhile. One that falls behind skips to the newest frame, one stuck for
+`viewers.stall_timeout_s` is dropped. Sessions count
 as viewers, against the one `viewers.max`. A session ends at TEARDOWN, or after
 `rtsp.session_s` without a word from its client (a request naming it, on any connection, or
 an RTCP report); a TCP session also when its connection closes. A UDP client may close its
@@ -86,6 +88,11 @@ class Session(Holder):
         self.rtp = self.rtcp = None  # UDP: the client's addresses
         self.playing = False
         self.heard = time.ticks_ms()
+        self.seq = -1  # TCP: the frame last written
+        self.rest = None  # what a delivery left: bytes, or the packets to write apart
+        self.wire = None  # the wire buffer `rest` is in, held from reuse
+        self.failure = None  # the socket's error on a delivery
+        self.woken = asyncio.Event()
 
     def evict(self):
         self.close()
@@ -112,11 +119,12 @@ class Rtsp:
         self.sessions = []
         self.connections = []
         self.numbers = 0
-        self.current = None  # (frame seq, frame, packets, wire buffer or None, its length) of
-        # the latest frame cut
+        self.playing = {"tcp": [], "udp": [], "multicast": []}  # the sessions playing
+        self.targets = []  # where each UDP packet goes: every UDP client, and the group once
+        self.parked = []  # playing TCP sessions with nothing to write: each frame is theirs
+        self.latest = None  # (seq, frame, packets, (wire entry, its packets) or None): the last cut
         self.wires = []  # [bytearray, sessions writing it]
         self.apart = False  # the console said TCP frames are written apart
-        self.fresh = asyncio.Event()  # pulsed when a frame has been cut
         self.scratch = bytearray(1500)
         self.udp_sent = 0
         self.udp_dropped = 0
@@ -149,9 +157,7 @@ class Rtsp:
     def stats(self):
         """/status.json's `rtsp` section."""
         return {"sessions": len(self.sessions),
-                "playing": {kind: sum(1 for s in self.sessions if s.playing and
-                                      s.transport == kind) for kind in ("tcp", "udp",
-                                                                         "multicast")},
+                "playing": {kind: len(them) for kind, them in self.playing.items()},
                 "connections": len(self.connections), "packets": self.packetiser.packets,
                 "udp_sent": self.udp_sent, "udp_dropped": self.udp_dropped, "requests_refused": self.refused,
                 "unsupported": self.unsupported}
@@ -180,7 +186,8 @@ class Rtsp:
         while True:
             await self.hub.event.wait()
             frame = self.hub.frame
-            if frame is None or frame.seq == seq or not any(s.playing for s in self.sessions):
+            playing = self.playing
+            if frame is None or frame.seq == seq or not (playing["tcp"] or self.targets):
                 continue
             seq = frame.seq
             try:
@@ -189,16 +196,20 @@ class Rtsp:
                 self._unsupported(exc)
                 continue
             wire = None
-            if any(s.playing and s.transport == "tcp" for s in self.sessions):
+            if playing["tcp"]:
                 wire = self._wire(frame.jpeg, packets)
-            self.current = (seq, frame, packets) + (wire or (None, 0))
+            self.latest = (seq, frame, packets, wire)
             self._send_udp(frame.jpeg, packets)
-            self.fresh.set()
-            self.fresh.clear()
+            parked, self.parked = self.parked, []
+            for session in parked:
+                if self._offer(session):
+                    self.parked.append(session)
+                else:
+                    session.woken.set()
 
     def _wire(self, jpeg, packets):
-        """(a free wire buffer holding the frame's packets for TCP, their length), or None
-        when none is free and the heap has no room for one beside ROOM."""
+        """(a free wire buffer's entry, a view of the frame's packets laid out in it for TCP),
+        or None when none is free and the heap has no room for one beside ROOM."""
         size = sum(4 + len(head) + end - start for head, start, end in packets)
         entry = next((w for w in self.wires if not w[1]), None)
         if entry is None or len(entry[0]) < size:
@@ -226,7 +237,7 @@ class Rtsp:
             view[at + 4:at + 4 + len(head)] = head
             view[at + 4 + len(head):at + 4 + length] = jpeg[start:end]
             at += 4 + length
-        return entry, at
+        return entry, memoryview(entry[0])[:at]
 
     def _unsupported(self, exc):
         if self.unsupported is None:
@@ -234,12 +245,10 @@ class Rtsp:
         self.unsupported = str(exc)
 
     def _send_udp(self, jpeg, packets):
-        targets = [s.rtp for s in self.sessions if s.playing and s.transport == "udp"]
-        if self.group and any(s.playing and s.transport == "multicast" for s in self.sessions):
-            targets.append(self.group_address)
+        targets = self.targets
         if not targets:
             return
-        scratch = memoryview(self.scratch)
+        scratch, send, dropped = memoryview(self.scratch), self.rtp.sendto, 0
         for head, start, end in packets:
             n = len(head)
             scratch[:n] = head
@@ -247,45 +256,76 @@ class Rtsp:
             packet = scratch[:n + end - start]
             for target in targets:
                 try:
-                    self.rtp.sendto(packet, target)
-                    self.udp_sent += 1
+                    send(packet, target)
                 except OSError:  # the stack has no room now: the packet is lost, not waited for
-                    self.udp_dropped += 1
+                    dropped += 1
+        self.udp_sent += len(packets) * len(targets) - dropped
+        self.udp_dropped += dropped
+
+    def _offer(self, session):
+        """Write the latest frame to a TCP session at once, never waiting: True when its socket
+        took it all. Else its task is to write what is left (`rest`: the rest, or the packets
+        apart where there was no wire buffer), or to raise the socket's error (`failure`)."""
+        seq, frame, packets, wire = self.latest
+        session.seq = seq
+        if wire is None:
+            if frame.seq != seq:  # its buffer holds a newer frame already: that one comes next
+                return True
+            session.frame = frame.acquire()
+            session.rest = packets
+            return False
+        entry, data = wire
+        if session.channel:  # not the usual pair: a copy, the packets' channels rewritten
+            data = memoryview(rechannel(data, session.channel))
+        taken = 0
+        if not session.connection.lock.locked():  # else an answer is being written: after it
+            try:
+                taken = session.connection.out.write_now(data)
+            except OSError as exc:
+                session.failure = exc
+                return False
+        if taken == len(data):
+            return True
+        session.rest = data[taken:]
+        if not session.channel:
+            entry[1] += 1
+            session.wire = entry
+        return False
 
     async def play_tcp(self, session, out):
-        """Write each new frame's wire buffer on the session's own connection, whole."""
-        seq = -1
+        """A TCP session's task: it writes what a delivery left, then the newest frame if one
+        came meanwhile; else it is parked, and send_frames writes it each frame itself."""
         while session.playing:
-            current = self.current
-            if current is None or current[0] == seq:
-                await self.fresh.wait()
+            if session.failure is not None:
+                raise session.failure
+            rest, session.rest = session.rest, None
+            if rest is None:
+                if self.latest is not None and self.latest[0] != session.seq:
+                    self._offer(session)
+                    continue
+                session.woken.clear()  # the waiter clears, a delivery sets: no wake-up lost
+                self.parked.append(session)
+                await session.woken.wait()
                 continue
-            seq, frame, packets, entry, length = current
-            if entry is None:
-                if frame.seq == seq:  # else its buffer holds a newer frame: that one comes next
-                    await self._packets(session, out, frame, packets)
-                continue
-            entry[1] += 1
             try:
                 async with session.connection.lock:
-                    if session.channel:  # not the usual pair: the packets' channels rewritten
-                        await out.awrite(rechannel(entry[0], length, session.channel))
+                    if isinstance(rest, list):
+                        await self._packets(session, out, rest)
                     else:
-                        await out.awrite(memoryview(entry[0])[:length])
+                        await out.awrite(rest)
             finally:
-                entry[1] -= 1
+                session._let_go()
+                if session.wire:
+                    session.wire[1] -= 1
+                    session.wire = None
 
-    async def _packets(self, session, out, frame, packets):
+    async def _packets(self, session, out, packets):
         """Write a frame's packets one by one, the payload from the hub's buffer, held."""
-        session.frame = frame.acquire()
-        try:
-            async with session.connection.lock:
-                for head, start, end in packets:
-                    await out.awrite(b"$" + bytes((session.channel,)) +
-                                     struct.pack(">H", len(head) + end - start) + head)
-                    await out.awrite(frame.jpeg[start:end])
-        finally:
-            session._let_go()
+        jpeg = session.frame.jpeg
+        for head, start, end in packets:
+            await out.awrite(b"$" + bytes((session.channel,)) +
+                             struct.pack(">H", len(head) + end - start) + head)
+            await out.awrite(jpeg[start:end])
 
     async def reports(self):
         """An RTCP sender report to each playing session every SR_MS: RTP time to wall time."""
@@ -305,7 +345,7 @@ class Rtsp:
                 try:
                     if session.transport == "udp":
                         self.rtcp.sendto(report, session.rtcp)
-                    elif session.transport == "tcp":
+                    elif session in self.parked:  # not amid a frame's packets
                         session.connection.send_now(b"$" + bytes((session.channel + 1,)) +
                                                     struct.pack(">H", len(report)) + report)
                 except OSError:
@@ -344,9 +384,27 @@ class Rtsp:
                     % session.id)
         self.end(session)
 
+    def play(self, session):
+        """Start sending a session the frames."""
+        session.playing = True
+        self.playing[session.transport].append(session)
+        self._retarget()
+        self.hub.want()
+
+    def _retarget(self):
+        playing = self.playing
+        self.targets = [s.rtp for s in playing["udp"]] + (
+            [self.group_address] if playing["multicast"] else [])
+
     def end(self, session):
+        if session.playing:
+            self.playing[session.transport].remove(session)
+            self._retarget()
         session.playing = False
         session.close()
+        session.woken.set()  # its task, if parked, ends
+        if session in self.parked:
+            self.parked.remove(session)
         if session in self.sessions:
             self.sessions.remove(session)
         if session.connection and session.connection.session is session:
@@ -577,8 +635,7 @@ class Connection:
                                           uri.rstrip("/") + "/" + TRACK if not uri.endswith(
                                               TRACK) else uri, p.seq, p.timestamp)})
         if not session.playing:
-            session.playing = True
-            rtsp.hub.want()
+            rtsp.play(session)
             if session.transport == "tcp":
                 self.player = asyncio.create_task(self._play(session))
 
@@ -592,10 +649,10 @@ class Connection:
             self.close()
 
 
-def rechannel(wire, length, channel):
+def rechannel(wire, channel):
     """A copy of a wire buffer's packets on another interleaved channel."""
-    copy, at = bytearray(wire[:length]), 0
-    while at < length:
+    copy, at = bytearray(wire), 0
+    while at < len(copy):
         copy[at + 1] = channel
         at += 4 + ((copy[at + 2] << 8) | copy[at + 3])
     return copy
