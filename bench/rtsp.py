@@ -1,9 +1,8 @@
 """RTSP's fan-out beside MJPEG's, in the same run: the firmware with the simulated sensor at
 30 fps, 1, 10 and 50 viewers of each kind (MJPEG, RTSP over TCP, RTSP over UDP) driven from a
-separate process; frames a second per viewer, the firmware's CPU per viewer-frame (all of it,
-and the part spent in the kernel: the sockets' work), and what one more viewer costs (from 10
-to 50). One server process serves each kind's whole series, 1 viewer then 10 and 50 in turn
-REPEATS times; the CPU figures are the medians. Beside them, GStreamer's RTSP server (C:
+separate process; frames a second per viewer, the firmware's CPU per viewer-frame, and what
+one more viewer costs (from 10 to 50). One server process serves each kind's whole series, 1 viewer then 10 and 50 in turn
+REPEATS times; the CPU figure is the median. Beside them, GStreamer's RTSP server (C:
 rtpjpegpay, shared media) serving the test card's frames at 30 fps to the same clients, when
 Debian's gir1.2-gst-rtsp-server-1.0 and python3-gi are installed.
 
@@ -25,7 +24,7 @@ from firmware import TESTCARD, Firmware, free_port, rtsp_settings  # noqa: E402
 from run import clients as mjpeg_clients, progress, publish  # noqa: E402
 
 VIEWERS = (1, 10, 50)
-REPEATS = 3
+REPEATS = 5
 SECONDS = 8
 GST_SERVER = """
 import glob, sys, gi
@@ -60,15 +59,12 @@ GLib.MainLoop().run()
 
 
 def cpu_seconds(pid):
-    """(all, kernel) CPU seconds of a process: the scheduler's count of all its threads, and
-    the system time it was charged."""
+    """CPU time of a process, all its threads, from the scheduler's count."""
     total = 0
     for task in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/schedstat" % (pid, task)) as f:
             total += int(f.read().split()[0])
-    with open("/proc/%d/stat" % pid) as f:
-        system = int(f.read().rsplit(")", 1)[1].split()[12])
-    return total / 1e9, system / os.sysconf("SC_CLK_TCK")
+    return total / 1e9
 
 
 def rtsp_clients(port, transport, viewers, seconds):
@@ -81,30 +77,29 @@ def rtsp_clients(port, transport, viewers, seconds):
 
 
 def measure(pid, drive):
-    """Drive the viewers; (fps of the slowest, CPU µs per viewer-frame, the kernel's part)."""
+    """Drive the viewers; (fps of the slowest, CPU µs per viewer-frame)."""
     with ThreadPoolExecutor(1) as pool:
         job = pool.submit(drive)
         time.sleep(2)  # they connect and get going
-        (cpu0, sys0), t0 = cpu_seconds(pid), time.time()
+        cpu0, t0 = cpu_seconds(pid), time.time()
         time.sleep(SECONDS - 3)
-        (cpu1, sys1), t1 = cpu_seconds(pid), time.time()
+        cpu1, t1 = cpu_seconds(pid), time.time()
         result = job.result()
     rates = [f / result["seconds"] for f in result["frames"]]
     delivered = sum(rates) * (t1 - t0)
-    return min(rates), (cpu1 - cpu0) * 1e6 / delivered, (sys1 - sys0) * 1e6 / delivered
+    return min(rates), (cpu1 - cpu0) * 1e6 / delivered
 
 
 def series(server, kind, pid, drive):
     """Rows for 1, 10 and 50 viewers of one server: the slowest viewer's fps over every run,
-    the medians of the CPU figures."""
+    the median of the CPU figures."""
     runs = {n: [] for n in VIEWERS}
     for viewers in VIEWERS[:1] + VIEWERS[1:] * REPEATS:
         progress("%s %s, %d viewers ..." % (server, kind, viewers))
         runs[viewers].append(measure(pid, lambda: drive(viewers)))
     return [{"server": server, "kind": kind, "viewers": n,
              "fps_min": min(r[0] for r in runs[n]),
-             "cpu_us_per_viewer_frame": statistics.median(r[1] for r in runs[n]),
-             "kernel_us_per_viewer_frame": statistics.median(r[2] for r in runs[n])}
+             "cpu_us_per_viewer_frame": statistics.median(r[1] for r in runs[n])}
             for n in VIEWERS]
 
 
@@ -146,29 +141,26 @@ def gstreamer_rows():
     return rows
 
 
-def one_more(rows, server, kind, figure="cpu_us_per_viewer_frame"):
+def one_more(rows, server, kind):
     """CPU of one more viewer a second, from 10 viewers to 50 (µs per frame-second)."""
     at = {r["viewers"]: r for r in rows if r["server"] == server and r["kind"] == kind}
     if 10 not in at or 50 not in at:
         return None
-    total = {n: at[n][figure] * n for n in (10, 50)}
+    total = {n: at[n]["cpu_us_per_viewer_frame"] * n for n in (10, 50)}
     return (total[50] - total[10]) / 40
 
 
 def table(rows):
-    lines = ["| server | transport | viewers | fps of the slowest | CPU µs/viewer-frame | "
-             "of which kernel |", "| --- | --- | ---: | ---: | ---: | ---: |"]
-    lines += ["| %s | %s | %d | %.1f | %.0f | %.0f |" % (
-        r["server"], r["kind"], r["viewers"], r["fps_min"], r["cpu_us_per_viewer_frame"],
-        r["kernel_us_per_viewer_frame"]) for r in rows]
-    lines += ["", "| server | transport | one more viewer (10 to 50), CPU µs per frame | "
-              "of which kernel |", "| --- | --- | ---: | ---: |"]
+    lines = ["| server | transport | viewers | fps of the slowest | CPU µs/viewer-frame |",
+             "| --- | --- | ---: | ---: | ---: |"]
+    lines += ["| %s | %s | %d | %.1f | %.0f |" % (r["server"], r["kind"], r["viewers"],
+                                                   r["fps_min"], r["cpu_us_per_viewer_frame"])
+              for r in rows]
+    lines += ["", "| server | transport | one more viewer (10 to 50), CPU µs per frame |",
+              "| --- | --- | ---: |"]
     for server, kind in sorted({(r["server"], r["kind"]) for r in rows}):
         cost = one_more(rows, server, kind)
-        kernel = one_more(rows, server, kind, "kernel_us_per_viewer_frame")
-        lines.append("| %s | %s | %s | %s |" % (server, kind, "-" if cost is None else
-                                                 "%.1f" % cost, "-" if kernel is None else
-                                                 "%.1f" % kernel))
+        lines.append("| %s | %s | %s |" % (server, kind, "-" if cost is None else "%.1f" % cost))
     return "\n".join(lines)
 
 

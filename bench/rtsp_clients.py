@@ -84,12 +84,12 @@ def main(host, port, transport, count, seconds):
                     frames[i] += packet[1] >> 7  # the marker: a frame's last packet
                 continue
             try:
-                buffers[i] += key.fileobj.recv(1 << 16)
+                data = key.fileobj.recv(1 << 18)  # as the MJPEG viewers read
             except BlockingIOError:
                 continue
-            buf, at = buffers[i], 0
+            buf, at = buffers[i] + data if buffers[i] else data, 0
             while len(buf) - at >= 4 and buf[at] == 0x24:
-                size = int.from_bytes(buf[at + 2:at + 4], "big")
+                size = (buf[at + 2] << 8) | buf[at + 3]
                 if len(buf) - at < 4 + size:
                     break
                 if buf[at + 1] == 0:

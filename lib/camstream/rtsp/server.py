@@ -121,6 +121,8 @@ class Rtsp:
         self.numbers = 0
         self.playing = {"tcp": [], "udp": [], "multicast": []}  # the sessions playing
         self.targets = []  # where each UDP packet goes: every UDP client, and the group once
+        self.most = 16  # packets a frame, at most so far
+        self.repeated = []  # each target, `most` times: sendto's second arguments
         self.parked = []  # playing TCP sessions with nothing to write: each frame is theirs
         self.latest = None  # (seq, frame, packets, (wire entry, its packets) or None): the last cut
         self.wires = []  # [bytearray, sessions writing it]
@@ -195,11 +197,9 @@ class Rtsp:
             except Unsupported as exc:
                 self._unsupported(exc)
                 continue
-            wire = None
-            if playing["tcp"]:
-                wire = self._wire(frame.jpeg, packets)
+            wire = self._wire(frame.jpeg, packets)
             self.latest = (seq, frame, packets, wire)
-            self._send_udp(frame.jpeg, packets)
+            self._send_udp(frame.jpeg, packets, wire)
             parked, self.parked = self.parked, []
             for session in parked:
                 if self._offer(session):
@@ -208,8 +208,9 @@ class Rtsp:
                     session.woken.set()
 
     def _wire(self, jpeg, packets):
-        """(a free wire buffer's entry, a view of the frame's packets laid out in it for TCP),
-        or None when none is free and the heap has no room for one beside ROOM."""
+        """(a free wire buffer's entry, a view of the frame's packets laid out in it, each
+        behind its `$` header), or None when none is free and the heap has no room for one
+        beside ROOM."""
         size = sum(4 + len(head) + end - start for head, start, end in packets)
         entry = next((w for w in self.wires if not w[1]), None)
         if entry is None or len(entry[0]) < size:
@@ -217,7 +218,7 @@ class Rtsp:
                 return None  # both still being sent: this frame's packets are written apart
             if gc.mem_free() < size * 9 // 8 + ROOM:
                 if not self.apart:
-                    log("rtsp: no room for a %d-byte TCP frame in one piece: packets are "
+                    log("rtsp: no room for a %d-byte frame in one piece: packets are "
                         "written apart" % size)
                 self.apart = True
                 return None
@@ -244,21 +245,44 @@ class Rtsp:
             log("rtsp: frames not sent: %s" % exc)
         self.unsupported = str(exc)
 
-    def _send_udp(self, jpeg, packets):
+    def _send_udp(self, jpeg, packets, wire):
+        """Each packet to every UDP target, by a sendto that never waits. From a wire buffer,
+        a target's packets go in one call whose loop runs in C (map calls sendto on each
+        packet's view, all() drives it); else each packet is built in the scratch buffer and
+        sent to every target in turn."""
         targets = self.targets
         if not targets:
             return
-        scratch, send, dropped = memoryview(self.scratch), self.rtp.sendto, 0
-        for head, start, end in packets:
-            n = len(head)
-            scratch[:n] = head
-            scratch[n:n + end - start] = jpeg[start:end]
-            packet = scratch[:n + end - start]
-            for target in targets:
-                try:
-                    send(packet, target)
-                except OSError:  # the stack has no room now: the packet is lost, not waited for
-                    dropped += 1
+        send, dropped = self.rtp.sendto, 0
+        if wire is None:
+            scratch = memoryview(self.scratch)
+            for head, start, end in packets:
+                n = len(head)
+                scratch[:n] = head
+                scratch[n:n + end - start] = jpeg[start:end]
+                packet = scratch[:n + end - start]
+                for target in targets:
+                    try:
+                        send(packet, target)
+                    except OSError:  # no room in the stack now: the packet is lost, not waited for
+                        dropped += 1
+        else:
+            view, at, views = wire[1], 0, []
+            for head, start, end in packets:
+                size = len(head) + end - start
+                views.append(view[at + 4:at + 4 + size])
+                at += 4 + size
+            if len(views) > self.most:
+                self.most = len(views)
+                self._retarget()
+            for repeated in self.repeated:
+                left, to = iter(views), iter(repeated)
+                while True:
+                    try:
+                        if all(map(send, left, to)):  # every packet sent, or lost as above
+                            break
+                    except OSError:  # the rest follow
+                        dropped += 1
         self.udp_sent += len(packets) * len(targets) - dropped
         self.udp_dropped += dropped
 
@@ -277,13 +301,11 @@ class Rtsp:
         entry, data = wire
         if session.channel:  # not the usual pair: a copy, the packets' channels rewritten
             data = memoryview(rechannel(data, session.channel))
-        taken = 0
-        if not session.connection.lock.locked():  # else an answer is being written: after it
-            try:
-                taken = session.connection.out.write_now(data)
-            except OSError as exc:
-                session.failure = exc
-                return False
+        try:
+            taken = session.connection.out.write_now(data)
+        except OSError as exc:
+            session.failure = exc
+            return False
         if taken == len(data):
             return True
         session.rest = data[taken:]
@@ -345,11 +367,20 @@ class Rtsp:
                 try:
                     if session.transport == "udp":
                         self.rtcp.sendto(report, session.rtcp)
-                    elif session in self.parked:  # not amid a frame's packets
-                        session.connection.send_now(b"$" + bytes((session.channel + 1,)) +
-                                                    struct.pack(">H", len(report)) + report)
+                    elif session in self.parked:  # not amid a frame or an answer
+                        self._report(session, b"$" + bytes((session.channel + 1,)) +
+                                     struct.pack(">H", len(report)) + report)
                 except OSError:
                     pass
+
+    def _report(self, session, data):
+        """Write a report to a parked TCP session at once; what its socket did not take, its
+        task writes before the next frame."""
+        taken = session.connection.out.write_now(data)
+        if taken < len(data):
+            self.parked.remove(session)
+            session.rest = memoryview(data)[taken:]
+            session.woken.set()
 
     async def listen_rtcp(self):
         """Clients' RTCP reports keep their UDP sessions alive."""
@@ -395,6 +426,7 @@ class Rtsp:
         playing = self.playing
         self.targets = [s.rtp for s in playing["udp"]] + (
             [self.group_address] if playing["multicast"] else [])
+        self.repeated = [[target] * self.most for target in self.targets]
 
     def end(self, session):
         if session.playing:
@@ -457,11 +489,6 @@ class Connection:
         except OSError:
             pass
 
-    def send_now(self, data):
-        """A small write that never waits (an RTCP report): lost if the socket is busy."""
-        if not self.lock.locked():
-            self.out.write_now(data)
-
     async def run(self):
         first = True
         while not self.closed:
@@ -509,8 +536,16 @@ class Connection:
         if body:
             lines.append("Content-Length: %d" % len(body))
         data = ("\r\n".join(lines) + "\r\n\r\n").encode() + body
-        async with self.lock:
-            await self.out.awrite(data)
+        session, parked = self.session, self.rtsp.parked
+        waiting = session in parked  # no frame is delivered to it while the answer is written
+        if waiting:
+            parked.remove(session)
+        try:
+            async with self.lock:
+                await self.out.awrite(data)
+        finally:
+            if waiting:
+                session.woken.set()  # its task writes the newest frame, or parks it again
 
     async def handle(self, method, uri, headers):
         cseq = headers.get("cseq")
