@@ -1,10 +1,11 @@
 """RTSP's fan-out beside MJPEG's, in the same run: the firmware with the simulated sensor at
 30 fps, 1, 10 and 50 viewers of each kind (MJPEG, RTSP over TCP, RTSP over UDP) driven from a
 separate process; frames a second per viewer, the firmware's CPU per viewer-frame, and what
-one more viewer costs (from 10 to 50). One server process serves each kind's whole series, 1 viewer then 10 and 50 in turn
-REPEATS times; the CPU figure is the median. Beside them, GStreamer's RTSP server (C:
-rtpjpegpay, shared media) serving the test card's frames at 30 fps to the same clients, when
-Debian's gir1.2-gst-rtsp-server-1.0 and python3-gi are installed.
+one more viewer costs (from 10 to 50). Beside them, GStreamer's RTSP server (C: rtpjpegpay,
+shared media) serving the test card's frames at 30 fps to the same clients, when Debian's
+gir1.2-gst-rtsp-server-1.0 and python3-gi are installed. One server process serves each
+kind: 1 viewer, then 10 and 50 REPEATS times, every server measured in turn in each round;
+the CPU figure is the median.
 
 Writes bench/results/rtsp.{md,json} and docs/performance.md's table.
 """
@@ -90,64 +91,61 @@ def measure(pid, drive):
     return min(rates), (cpu1 - cpu0) * 1e6 / delivered
 
 
-def series(server, kind, pid, drive):
-    """Rows for 1, 10 and 50 viewers of one server: the slowest viewer's fps over every run,
-    the median of the CPU figures."""
-    runs = {n: [] for n in VIEWERS}
+def series(servers):
+    """Rows for 1, 10 and 50 viewers of each (server, kind, pid, drive): the slowest viewer's
+    fps over every run, the median of the CPU figures. Each round measures every server in
+    turn, so that a busy spell of the machine falls on all of them."""
+    runs = {(server, kind): {n: [] for n in VIEWERS} for server, kind, _, _ in servers}
     for viewers in VIEWERS[:1] + VIEWERS[1:] * REPEATS:
-        progress("%s %s, %d viewers ..." % (server, kind, viewers))
-        runs[viewers].append(measure(pid, lambda: drive(viewers)))
+        for server, kind, pid, drive in servers:
+            progress("%s %s, %d viewers ..." % (server, kind, viewers))
+            runs[server, kind][viewers].append(measure(pid, lambda: drive(viewers)))
     return [{"server": server, "kind": kind, "viewers": n,
-             "fps_min": min(r[0] for r in runs[n]),
-             "cpu_us_per_viewer_frame": statistics.median(r[1] for r in runs[n])}
-            for n in VIEWERS]
+             "fps_min": min(r[0] for r in runs[server, kind][n]),
+             "cpu_us_per_viewer_frame": statistics.median(r[1] for r in runs[server, kind][n]),
+             "cpu_us_per_viewer_frame_by_round": [r[1] for r in runs[server, kind][n]]}
+            for server, kind, _, _ in servers for n in VIEWERS]
 
 
-def firmware_rows():
-    rows = []
-    for kind in ("MJPEG", "RTSP/TCP", "RTSP/UDP"):
-        rtsp = rtsp_settings()
-        fw = Firmware(tempfile.mkdtemp(), heap="16M", env={"SIM_FPS": "30"}, settings={
-            "viewers": {"max": max(VIEWERS) + 2}, "camera": {"idle_fps": 0}, "rtsp": rtsp})
-        try:
-            drive = (lambda n: mjpeg_clients(fw.port, n, SECONDS)) if kind == "MJPEG" else \
-                (lambda n: rtsp_clients(rtsp["port"], kind[5:].lower(), n, SECONDS))
-            rows += series("firmware", kind, fw.proc.pid, drive)
-        finally:
-            fw.stop()
-    return rows
+def firmware(kind, stops):
+    """(server, kind, pid, drive) of a firmware serving `kind`; `stops` gets its stop."""
+    rtsp = rtsp_settings()
+    fw = Firmware(tempfile.mkdtemp(), heap="16M", env={"SIM_FPS": "30"}, settings={
+        "viewers": {"max": max(VIEWERS) + 2}, "camera": {"idle_fps": 0}, "rtsp": rtsp})
+    stops.append(fw.stop)
+    drive = (lambda n: mjpeg_clients(fw.port, n, SECONDS)) if kind == "MJPEG" else \
+        (lambda n: rtsp_clients(rtsp["port"], kind[5:].lower(), n, SECONDS))
+    return "firmware", kind, fw.proc.pid, drive
 
 
-def gstreamer_rows():
-    python = "/usr/bin/python3"  # Debian's, with python3-gi
-    probe = subprocess.run([python, "-c", "import gi; gi.require_version('GstRtspServer', "
+PYTHON = "/usr/bin/python3"  # Debian's, with python3-gi
+
+
+def gstreamer_installed():
+    probe = subprocess.run([PYTHON, "-c", "import gi; gi.require_version('GstRtspServer', "
                             "'1.0'); from gi.repository import GstRtspServer"],
                            capture_output=True)
     if probe.returncode:
         progress("GStreamer's RTSP server: not installed (gir1.2-gst-rtsp-server-1.0): skipped")
-        return []
-    rows = []
-    for transport in ("tcp", "udp"):
-        port = free_port()
-        server = subprocess.Popen([python, "-c", GST_SERVER, str(port), TESTCARD],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        try:
-            assert server.stdout.readline() == b"ready\n", server.stderr.read()
-            rows += series("GStreamer (C)", "RTSP/" + transport.upper(), server.pid,
-                           lambda n: rtsp_clients(port, transport, n, SECONDS))
-        finally:
-            server.kill()
-            server.wait()
-    return rows
+    return not probe.returncode
+
+
+def gstreamer(transport, stops):
+    """(server, kind, pid, drive) of GStreamer's RTSP server, the clients on `transport`."""
+    port = free_port()
+    server = subprocess.Popen([PYTHON, "-c", GST_SERVER, str(port), TESTCARD],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    stops.append(lambda: (server.kill(), server.wait()))
+    assert server.stdout.readline() == b"ready\n", server.stderr.read()
+    return "GStreamer (C)", "RTSP/" + transport.upper(), server.pid, \
+        lambda n: rtsp_clients(port, transport, n, SECONDS)
 
 
 def one_more(rows, server, kind):
-    """CPU of one more viewer a second, from 10 viewers to 50 (µs per frame-second)."""
-    at = {r["viewers"]: r for r in rows if r["server"] == server and r["kind"] == kind}
-    if 10 not in at or 50 not in at:
-        return None
-    total = {n: at[n]["cpu_us_per_viewer_frame"] * n for n in (10, 50)}
-    return (total[50] - total[10]) / 40
+    """CPU of one more viewer, from 10 viewers to 50 (µs per frame), in each round."""
+    at = {r["viewers"]: r["cpu_us_per_viewer_frame_by_round"] for r in rows
+          if r["server"] == server and r["kind"] == kind}
+    return [(50 * high - 10 * low) / 40 for low, high in zip(at[10], at[50])]
 
 
 def table(rows):
@@ -156,16 +154,26 @@ def table(rows):
     lines += ["| %s | %s | %d | %.1f | %.0f |" % (r["server"], r["kind"], r["viewers"],
                                                    r["fps_min"], r["cpu_us_per_viewer_frame"])
               for r in rows]
-    lines += ["", "| server | transport | one more viewer (10 to 50), CPU µs per frame |",
-              "| --- | --- | ---: |"]
+    lines += ["", "| server | transport | one more viewer (10 to 50), CPU µs per frame: "
+              "median of the rounds | lowest round | highest round |",
+              "| --- | --- | ---: | ---: | ---: |"]
     for server, kind in sorted({(r["server"], r["kind"]) for r in rows}):
-        cost = one_more(rows, server, kind)
-        lines.append("| %s | %s | %s |" % (server, kind, "-" if cost is None else "%.1f" % cost))
+        costs = one_more(rows, server, kind)
+        lines.append("| %s | %s | %.1f | %.1f | %.1f |" % (
+            server, kind, statistics.median(costs), min(costs), max(costs)))
     return "\n".join(lines)
 
 
 def main():
-    rows = firmware_rows() + gstreamer_rows()
+    stops = []
+    try:
+        servers = [firmware(kind, stops) for kind in ("MJPEG", "RTSP/TCP", "RTSP/UDP")]
+        if gstreamer_installed():
+            servers += [gstreamer(transport, stops) for transport in ("tcp", "udp")]
+        rows = series(servers)
+    finally:
+        for stop in stops:
+            stop()
     text = table(rows)
     publish("rtsp", rows, text)
     print(text)
