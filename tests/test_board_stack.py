@@ -15,7 +15,7 @@ import pytest
 import boardstack
 from firmware import chromium, first_parts, wait_for
 from test_mqtt import Broker, Listener
-from test_rtsp import ffmpeg, rtsp_settings, udp_session
+from test_rtsp import ffmpeg, jpeg_payload, rtsp_settings, udp_session
 
 WHY = boardstack.missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
@@ -266,10 +266,7 @@ class RtpFrames(threading.Thread):
             except OSError:
                 continue
             stamp = int.from_bytes(packet[4:8], "big")
-            offset = int.from_bytes(packet[13:16], "big")
-            headers = 20 + (4 if packet[16] >= 64 else 0)  # a restart header
-            if offset == 0 and packet[17] >= 128:
-                headers += 4 + int.from_bytes(packet[headers + 2:headers + 4], "big")
+            offset, headers = jpeg_payload(packet)
             size = len(packet) - headers
             entry = got.setdefault(stamp, [0, None])
             entry[0] += size

@@ -59,11 +59,15 @@ class Client:
     def send(self, data):
         self.sock.sendall(data)
 
-    def request(self, method, url=None, headers=None):
+    def ask(self, method, url=None, headers=None):
+        """Send a request, not waiting for its answer."""
         self.cseq += 1
         lines = ["%s %s RTSP/1.0" % (method, url or self.url), "CSeq: %d" % self.cseq]
         lines += ["%s: %s" % item for item in (headers or {}).items()]
         self.send(("\r\n".join(lines) + "\r\n\r\n").encode())
+
+    def request(self, method, url=None, headers=None):
+        self.ask(method, url, headers)
         return self.response()
 
     def response(self):
@@ -251,24 +255,29 @@ def test_a_tcp_session_on_its_own_channels_gets_whole_packets_between_its_answer
             reports += packet[1] == 200  # a sender report
             continue
         assert packet[1] & 0x7F == 26
-        fragment = int.from_bytes(packet[13:16], "big")
+        fragment, at = jpeg_payload(packet)
         if fragment:  # the frame's next packet: no byte missing, none out of order
             assert fragment == offset and int.from_bytes(packet[2:4], "big") == seq + 1 & 0xFFFF
         else:
             offset = 0
         seq = int.from_bytes(packet[2:4], "big")
-        at = 20 + (4 if packet[16] & 64 else 0)  # RTP and JPEG headers, the restart header
-        if fragment == 0 and packet[17] >= 128:  # the quantisation tables
-            at += 4 + int.from_bytes(packet[at + 2:at + 4], "big")
         offset += size - at
         if packet[1] & 0x80:  # the marker: the frame's last packet
             frames += 1
             if frames % 20 == 0:
-                client.cseq += 1
-                client.send(("GET_PARAMETER %s RTSP/1.0\r\nCSeq: %d\r\nSession: %s\r\n\r\n"
-                             % (client.url, client.cseq, session)).encode())
+                client.ask("GET_PARAMETER", headers={"Session": session})
     assert answers >= 9 and reports >= 1, (answers, reports)
     assert ("packets are written apart" in fw.console()) == apart, fw.console()
+
+
+def jpeg_payload(packet):
+    """(fragment offset, where the scan data starts) of an RTP/JPEG packet (RFC 2435): after
+    the RTP and JPEG headers, a restart header, and in a frame's first packet the tables."""
+    offset = int.from_bytes(packet[13:16], "big")
+    at = 20 + (4 if packet[16] & 64 else 0)
+    if offset == 0 and packet[17] >= 128:
+        at += 4 + int.from_bytes(packet[at + 2:at + 4], "big")
+    return offset, at
 
 
 def udp_session(port, client=None, host="127.0.0.1", local="127.0.0.1"):

@@ -1,15 +1,15 @@
 """RTSP 1.0 (RFC 2326) on the camera's one loop: `rtsp://<camera>:554/stream`, RTP/JPEG over
 TCP (interleaved), UDP or multicast.
 
-Each frame is cut into RTP packets once (jpeg.py), for every session: a UDP packet is built
-once in a scratch buffer and sent to each UDP client (and once to the multicast group) by a
-`sendto` that never waits, a packet the stack cannot take being dropped and counted. For TCP
-sessions the frame's packets, each behind its `$` header, are laid out once in a wire buffer
-(two at most, reused) and written to each waiting session at once, in one write that never
-waits, as an MJPEG viewer's part is: only a session whose socket did not take it all wakes
-its task, to write the rest. Where the heap has no room for a wire buffer, each packet's head
-and payload are written apart, the payload straight from the hub's buffer, the frame held
-meanwhile. One that falls behind skips to the newest frame, one stuck for
+Each frame is cut into RTP packets once (jpeg.py), for every session, and the packets, each
+behind its `$` header, are laid out once in a wire buffer (two at most, reused). Each UDP
+client (and the multicast group, once) is sent them from it by `sendto`s that never wait, a
+packet the stack cannot take being dropped and counted. Each waiting TCP session is written
+the buffer at once, in one write that never waits, as an MJPEG viewer's part is: only a
+session whose socket did not take it all wakes its task, to write the rest. Where the heap
+has no room for a wire buffer, a UDP packet is built in a scratch buffer, and a TCP
+session's packets are written head and payload apart, the payload straight from the hub's
+buffer, the frame held meanwhile. One that falls behind skips to the newest frame, one stuck for
 `viewers.stall_timeout_s` is dropped. Sessions count
 as viewers, against the one `viewers.max`. A session ends at TEARDOWN, or after
 `rtsp.session_s` without a word from its client (a request naming it, on any connection, or
@@ -126,7 +126,7 @@ class Rtsp:
         self.parked = []  # playing TCP sessions with nothing to write: each frame is theirs
         self.latest = None  # (seq, frame, packets, (wire entry, its packets) or None): the last cut
         self.wires = []  # [bytearray, sessions writing it]
-        self.apart = False  # the console said TCP frames are written apart
+        self.apart = False  # the console said frames have no wire buffer
         self.scratch = bytearray(1500)
         self.udp_sent = 0
         self.udp_dropped = 0
