@@ -292,15 +292,18 @@ class Rtsp:
         apart where there was no wire buffer), or to raise the socket's error (`failure`)."""
         seq, frame, packets, wire = self.latest
         session.seq = seq
-        if wire is None:
+        entry, data = wire or (None, None)
+        if data is not None and session.channel:  # not the usual pair: a copy, the packets'
+            try:  # channels rewritten
+                data = memoryview(rechannel(data, session.channel))
+            except MemoryError:  # no room for it: this frame's packets go apart
+                data = None
+        if data is None:
             if frame.seq != seq:  # its buffer holds a newer frame already: that one comes next
                 return True
             session.frame = frame.acquire()
             session.rest = packets
             return False
-        entry, data = wire
-        if session.channel:  # not the usual pair: a copy, the packets' channels rewritten
-            data = memoryview(rechannel(data, session.channel))
         try:
             taken = session.connection.out.write_now(data)
         except OSError as exc:
