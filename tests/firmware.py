@@ -139,7 +139,14 @@ class Firmware:
             return err.code, err.read().decode()
 
     def status(self, timeout=10):
-        return json.loads(self.get("/status.json", timeout=timeout)[2])
+        """/status.json; a 503 (every connection taken, the last viewers' not yet closed) is
+        asked again, as its Retry-After says, until `timeout`."""
+        deadline = time.time() + timeout
+        while True:
+            code, headers, body = self.get("/status.json", timeout=timeout)
+            if code != 503 or time.time() > deadline:
+                return json.loads(body)
+            time.sleep(min(float(headers.get("Retry-After", 1)), 0.5))
 
     def cpu_seconds(self):
         """CPU time the firmware process has used, to the nanosecond (the scheduler's count)."""
