@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import socket
+import struct
 import threading
 import time
 import urllib.request
@@ -15,7 +16,7 @@ import pytest
 import boardstack
 from firmware import chromium, first_parts, wait_for
 from test_mqtt import Broker, Listener
-from test_rtsp import ffmpeg, jpeg_payload, rtsp_settings, udp_session
+from test_rtsp import Client, ffmpeg, jpeg_payload, rtsp_settings, udp_session
 
 WHY = boardstack.missing()
 pytestmark = pytest.mark.skipif(WHY is not None, reason=WHY or "")
@@ -313,6 +314,30 @@ def test_rtsp_udp_viewers_and_a_tcp_viewer_beside_mjpeg_on_8000_bytes(stack, tmp
     assert status["rtsp"]["playing"]["udp"] == 4, status["rtsp"]
     held = boardstack.blocked(fw.lines)
     assert held is None or held[1] < 1000, fw.console()
+
+
+@pytest.mark.parametrize("profile", STACKS)
+def test_tcp_players_that_reset_mid_stream_leave_the_camera_serving(stack, profile):
+    """The camera reads a player's reset while its frames are being written: modlwip would
+    then write to the connection lwIP has freed (the VM crashed) unless the socket is closed
+    at once."""
+    fw = stack(profile, settings={"rtsp": rtsp_settings()})
+    port = _rtsp_port(fw)
+    for _ in range(20):
+        try:
+            player = Client(port, host=fw.address, rcvbuf=4096)  # frames queue in the camera
+            assert player.request("SETUP", player.url + "/track0", {
+                "Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 200
+        except OSError:
+            pytest.fail("no answer; the firmware's exit status: %r\n%s"
+                        % (fw.proc.poll(), fw.console()))
+        player.ask("PLAY", headers={"Session": player.last_session})
+        time.sleep(0.3)
+        player.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        player.sock.close()  # bytes unread and no linger: a reset
+    assert wait_for(lambda: fw.status()["rtsp"]["connections"] == 0, 15), fw.status()["rtsp"]
+    assert fw.get("/snapshot.jpg")[0] == 200
+    assert fw.proc.poll() is None and "Traceback" not in fw.console(), fw.console()
 
 
 def _rtsp_port(fw):

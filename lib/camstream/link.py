@@ -220,5 +220,9 @@ class Holding:
 
     def release(self):
         if self.held:
-            self.stream.s.recv(self.held)
-            self.held = 0
+            held, self.held = self.held, 0
+            try:
+                self.stream.s.recv(held)
+            except OSError:
+                self.failed()
+                raise

@@ -63,10 +63,20 @@ class HeadReader:
         self.length = None  # the Content-Length given
 
     async def _fill(self):
-        data = await self._read()
+        try:
+            data = await self._read()
+        except OSError:
+            self.failed()
+            raise
         if not data:
             raise Closed()
         self.buf += data
+
+    def failed(self):
+        """A read raised (the client reset the connection): close the socket now, before
+        another task writes to it. Once a read has reported the reset, modlwip's write uses
+        the connection lwIP has freed (the VM crashes); a closed socket's write raises."""
+        self.stream.s.close()
 
     def _read(self):
         return self.stream.read(512)

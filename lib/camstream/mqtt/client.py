@@ -255,6 +255,8 @@ class MqttClient:
         try:
             await self._read(reader)
         except Exception as exc:  # EOFError: the broker closed, maybe mid-packet
+            if isinstance(exc, OSError):  # a reset: closed before a write (HeadReader.failed)
+                reader.s.close()
             self._lost = exc
             self._queued.set()
 

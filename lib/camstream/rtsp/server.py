@@ -485,7 +485,7 @@ class Connection:
             self.rtsp.end(session)
         elif session:
             session.connection = None  # it plays on: its client may close the connection
-        if self.player:
+        if self.player and self.player is not asyncio.current_task():  # not from its finally
             self.player.cancel()
         try:
             self.stream.s.close()
