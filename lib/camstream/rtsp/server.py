@@ -26,7 +26,7 @@ from asyncio import core
 
 from ..clock import wall_clock
 from ..log import log, log_limited
-from ..server import Closed, HeadReader, Rejected, SocketWriter
+from ..server import Closed, HeadReader, Rejected, SocketWriter, no_delay
 from ..viewers import Holder
 from .jpeg import Packetiser, Unsupported, parse
 
@@ -470,6 +470,7 @@ class Connection:
         self.reader = Reader(stream, rtsp.limits)
         self.out = SocketWriter(stream, None, rtsp.link)
         self.out.task = asyncio.current_task()
+        no_delay(stream.s)  # a frame's last segment goes at once, not after the last ACK
         self.peer = stream.get_extra_info("peername")
         self.lock = asyncio.Lock()
         self.session = None
