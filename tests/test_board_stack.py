@@ -1,7 +1,8 @@
 """On the boards' own network stack (modlwip on lwIP, both profiles) as on Linux's: viewers
 share what the stack carries, a stuck viewer costs the others nothing, a burst of
-connections is answered, and a slow frame still lets requests through. Skipped, saying why, where
-`../shared/micropython-lwip/` is absent."""
+connections is answered, a slow frame still lets requests through, RTSP's UDP and TCP viewers
+beside MJPEG, and players that reset mid-stream leave the camera serving. Skipped, saying why,
+where `../shared/micropython-lwip/` is absent."""
 import json
 import os
 import shutil
