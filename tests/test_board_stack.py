@@ -1,8 +1,8 @@
 """On the boards' own network stack (modlwip on lwIP, both profiles) as on Linux's: viewers
 share what the stack carries, a stuck viewer costs the others nothing, a burst of
 connections is answered, a slow frame still lets requests through, RTSP's UDP and TCP viewers
-beside MJPEG, and players that reset mid-stream leave the camera serving. Skipped, saying why,
-where `../shared/micropython-lwip/` is absent."""
+beside MJPEG, and players that reset mid-stream, or a broker mid-picture, leave the camera
+serving. Skipped, saying why, where `../shared/micropython-lwip/` is absent."""
 import json
 import os
 import shutil
@@ -215,6 +215,57 @@ def test_mqtt_pictures_beside_two_viewers(stack, network, profile, tmp_path):
         assert watchdog.longest < 2, watchdog.longest
     finally:
         broker.stop()
+
+
+@pytest.mark.parametrize("profile", STACKS)
+def test_a_broker_that_resets_mid_picture_leaves_the_camera_serving(stack, network, profile):
+    """The MQTT client reads the broker's reset while a picture is being written (as the
+    RTSP test above, for the MQTT client's own reader)."""
+    net = network()
+    broker = socket.socket()
+    broker.bind(("0.0.0.0", 0))
+    broker.listen(1)
+    broker.settimeout(20)
+    host = "10.77.1.1" if profile != "posix" else "127.0.0.1"
+    fw = stack(profile, net=net, settings={"mqtt": {
+        "host": host, "port": broker.getsockname()[1], "image_s": 1}})
+    for _ in range(6):
+        try:
+            camera, _ = broker.accept()
+        except OSError:
+            pytest.fail("the camera did not connect again; its exit status: %r\n%s"
+                        % (fw.proc.poll(), fw.console()))
+        camera.settimeout(10)
+        camera.recv(4096)  # CONNECT
+        camera.sendall(b"\x20\x02\x00\x00")  # CONNACK: accepted
+        _until_a_picture_is_under_way(camera)
+        camera.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        camera.close()  # a reset, the picture half read
+    broker.close()
+    assert fw.get("/snapshot.jpg")[0] == 200
+    assert fw.proc.poll() is None and "Traceback" not in fw.console(), fw.console()
+
+
+def _until_a_picture_is_under_way(sock):
+    """Read MQTT packets until one over 5000 bytes (a picture) has begun to arrive."""
+    buf = b""
+    while True:
+        buf += sock.recv(1024)
+        while len(buf) >= 2:
+            size, shift, at = 0, 0, 1
+            while at < len(buf):
+                size |= (buf[at] & 0x7F) << shift
+                shift += 7
+                at += 1
+                if not buf[at - 1] & 0x80:
+                    break
+            else:
+                break  # the length is not all here yet
+            if size > 5000:
+                return
+            if len(buf) < at + size:
+                break
+            buf = buf[at + size:]
 
 
 def test_an_unreachable_broker_holds_no_connection_of_lwips_five(stack):
