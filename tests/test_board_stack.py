@@ -219,8 +219,9 @@ def test_mqtt_pictures_beside_two_viewers(stack, network, profile, tmp_path):
 
 @pytest.mark.parametrize("profile", STACKS)
 def test_a_broker_that_resets_mid_picture_leaves_the_camera_serving(stack, network, profile):
-    """The MQTT client reads the broker's reset while a picture is being written (as the
-    RTSP test above, for the MQTT client's own reader)."""
+    """The MQTT client reads the broker's reset while a picture is being written: modlwip
+    would then write to the connection lwIP has freed (the VM crashed) unless the socket is
+    closed at once."""
     net = network()
     broker = socket.socket()
     broker.bind(("0.0.0.0", 0))
