@@ -225,6 +225,31 @@ def test_a_stuck_tcp_session_is_dropped_and_the_others_keep_their_rate(start):
                     10), rtsp_status(fw)
 
 
+def test_tcp_players_that_close_without_a_word_end_their_sessions(start):
+    """A playing TCP session's connection is looked at now and then, not waited on: a close
+    is still seen, and a TEARDOWN answered, in well under the session's timeout."""
+    fw = rtsp_camera(start, settings={"viewers": {"max": 8}})
+    time.sleep(1)
+    files = fds(fw)
+    players = []
+    for _ in range(6):
+        player = Client(fw.rtsp_port)
+        assert player.request("SETUP", player.url + "/track0",
+                              {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 200
+        assert player.request("PLAY", headers={"Session": player.last_session})[0] == 200
+        players.append(player)
+    assert wait_for(lambda: rtsp_status(fw)["playing"]["tcp"] == 6, 10), rtsp_status(fw)
+    for player in players[:5]:
+        player.close()
+    assert wait_for(lambda: rtsp_status(fw)["sessions"] == 1, 10), rtsp_status(fw)
+    last = players[5]
+    assert last.request("TEARDOWN", headers={"Session": last.last_session})[0] == 200
+    assert rtsp_status(fw)["sessions"] == 0, rtsp_status(fw)
+    last.close()
+    assert wait_for(lambda: rtsp_status(fw)["connections"] == 0 and fds(fw) <= files, 10), (
+        rtsp_status(fw), fds(fw), files)
+
+
 @pytest.mark.parametrize("heap,apart", [("2M", False), ("296K", True)])
 def test_a_tcp_session_on_its_own_channels_gets_whole_packets_between_its_answers(start, heap,
                                                                                    apart):

@@ -13,12 +13,14 @@ buffer, the frame held meanwhile. One that falls behind skips to the newest fram
 `viewers.stall_timeout_s` is dropped. Sessions count
 as viewers, against the one `viewers.max`. A session ends at TEARDOWN, or after
 `rtsp.session_s` without a word from its client (a request naming it, on any connection, or
-an RTCP report); a TCP session also when its connection closes. A UDP client may close its
-connection once it plays, which leaves the board's few TCP connections to others. Requests
-are read with the HTTP server's limits and deadlines.
+an RTCP report); a TCP session also when its connection closes. While a TCP session plays,
+its connection is looked at for requests every LOOK_MS (the Lookout), not waited on. A UDP
+client may close its connection once it plays, which leaves the board's few TCP connections
+to others. Requests are read with the HTTP server's limits and deadlines.
 """
 import asyncio
 import gc
+import select
 import socket
 import struct
 import time
@@ -34,6 +36,7 @@ PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN"
 WIRES = 2  # TCP sessions' wire buffers at most: one filled while the other is still sent
 ROOM = 64 * 1024  # free heap a wire buffer must leave, for the viewers and vision.py
 SR_MS = 5000  # an RTCP sender report this often
+LOOK_MS = 250  # how often the connections of playing TCP sessions are looked at for requests
 NTP_OFFSET = 2208988800  # seconds from 1900 (NTP) to 1970 (Unix)
 PATH = "/stream"
 TRACK = "track0"
@@ -51,6 +54,16 @@ class Reader(HeadReader):
     def __init__(self, stream, limits):
         super().__init__(stream, *limits)
         self.limits = limits
+        self.lookout = None  # the Lookout, once a TCP session plays on this connection
+
+    async def _read(self):
+        sock = self.stream.s
+        while self.lookout:
+            data = sock.read(512)  # None: nothing yet
+            if data is not None:
+                return data
+            await self.lookout.wait(sock)
+        return await self.stream.read(512)
 
     def next_request(self):
         self.head_left = self.limits[1]
@@ -72,6 +85,39 @@ class Reader(HeadReader):
                 await self._fill()
             self.buf = self.buf[size:]
             skipped = True
+
+
+class Lookout:
+    """The connections of playing TCP sessions, looked at together every LOOK_MS by one poll
+    that never waits. Waited on by the loop, each would be polled in every round of it (each
+    task's turn), for a client that says little once it plays: a report every 5 s."""
+
+    def __init__(self):
+        self.poll = select.poll()
+        self.waiting = {}  # socket: the Event its reader waits on
+
+    async def wait(self, sock):
+        """Return once `sock` has something to read (or an error), or is forgotten."""
+        event = self.waiting[sock] = asyncio.Event()
+        self.poll.register(sock, select.POLLIN)
+        try:
+            await event.wait()
+        finally:
+            self.forget(sock)
+
+    def forget(self, sock):
+        """Stop looking at `sock` (before it closes), and wake its reader."""
+        event = self.waiting.pop(sock, None)
+        if event:
+            self.poll.unregister(sock)
+            event.set()
+
+    async def run(self):
+        while True:
+            await asyncio.sleep_ms(LOOK_MS)
+            if self.waiting:
+                for sock, _ in self.poll.poll(0):
+                    self.forget(sock)
 
 
 class Session(Holder):
@@ -116,6 +162,7 @@ class Rtsp:
         self.link = link
         self.max_connections = connections
         self.packetiser = Packetiser()
+        self.lookout = Lookout()
         self.sessions = []
         self.connections = []
         self.numbers = 0
@@ -144,7 +191,8 @@ class Rtsp:
         server = await asyncio.start_server(self.connect, "0.0.0.0", self.port, 5)
         log("camera: serving rtsp://%s:%d%s (rtsp://%s.local:%d%s)" % (
             self.address(), self.port, PATH, self.name, self.port, PATH))
-        for job in (self.send_frames(), self.reports(), self.listen_rtcp(), self.expire()):
+        for job in (self.send_frames(), self.reports(), self.listen_rtcp(), self.expire(),
+                    self.lookout.run()):
             asyncio.create_task(job)
         await server.wait_closed()
 
@@ -488,6 +536,7 @@ class Connection:
             session.connection = None  # it plays on: its client may close the connection
         if self.player and self.player is not asyncio.current_task():  # not from its finally
             self.player.cancel()
+        self.rtsp.lookout.forget(self.stream.s)
         try:
             self.stream.s.close()
         except OSError:
@@ -676,6 +725,7 @@ class Connection:
         if not session.playing:
             rtsp.play(session)
             if session.transport == "tcp":
+                self.reader.lookout = rtsp.lookout
                 self.player = asyncio.create_task(self._play(session))
 
     async def _play(self, session):
