@@ -5,7 +5,9 @@ one more viewer costs (from 10 to 50). Beside them, GStreamer's RTSP server (C: 
 shared media) serving the test card's frames at 30 fps to the same clients, when Debian's
 gir1.2-gst-rtsp-server-1.0 and python3-gi are installed. One server process serves each
 kind: 1 viewer, then 10 and 50 REPEATS times, every server measured in turn in each round;
-the CPU figure is the median.
+the CPU figure is the median. A round measures every server within 81 s, so the
+differences between servers are also given round by round (the machine's load varies less
+within a round than between rounds).
 
 Writes bench/results/rtsp.{md,json} and docs/performance.md's table.
 """
@@ -161,6 +163,17 @@ def table(rows):
         costs = one_more(rows, server, kind)
         lines.append("| %s | %s | %.1f | %.1f | %.1f |" % (
             server, kind, statistics.median(costs), min(costs), max(costs)))
+    lines += ["", "| transport | one more firmware viewer, less one more of: | median of the "
+              "rounds' differences | lowest round | highest round |",
+              "| --- | --- | ---: | ---: | ---: |"]
+    for kind, other in (("RTSP/TCP", ("firmware", "MJPEG")), ("RTSP/UDP", ("firmware", "MJPEG")),
+                        ("RTSP/TCP", ("GStreamer (C)", "RTSP/TCP")),
+                        ("RTSP/UDP", ("GStreamer (C)", "RTSP/UDP"))):
+        if any((r["server"], r["kind"]) == other for r in rows):
+            gaps = [mine - theirs for mine, theirs in
+                    zip(one_more(rows, "firmware", kind), one_more(rows, *other))]
+            lines.append("| %s | %s %s | %+.1f | %+.1f | %+.1f |" % (
+                kind, other[0], other[1], statistics.median(gaps), min(gaps), max(gaps)))
     return "\n".join(lines)
 
 
