@@ -369,6 +369,38 @@ def test_rtsp_udp_viewers_and_a_tcp_viewer_beside_mjpeg_on_8000_bytes(stack, tmp
     assert held is None or held[1] < 1000, fw.console()
 
 
+def test_a_tcp_session_on_a_boards_heap_sends_no_packet_header_apart(stack):
+    """On a board's heap a frame has no wire buffer, and its packets are written one by one:
+    each goes whole in one write, never its `$` and RTP headers in a TCP segment of their
+    own. Seen on the wire: the TUN device's packets, captured in the test's namespace."""
+    fw = stack("8000", settings={"rtsp": rtsp_settings()})
+    port = _rtsp_port(fw)
+    capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
+    capture.bind(("tun%s" % fw.address.split(".")[2], 0))
+    capture.settimeout(5)
+    player = Client(port, host=fw.address)
+    assert player.request("SETUP", player.url + "/track0",
+                          {"Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 200
+    assert player.request("PLAY", headers={"Session": player.last_session})[0] == 200
+    reader = threading.Thread(target=lambda: player.closed(8), daemon=True)
+    reader.start()  # reads and drops the stream
+    starts, alone = 0, 0
+    for _ in range(3000):  # about 2 s of frames at 30 fps (15 packets each), and the ACKs
+        ip = capture.recv(2048)
+        if ip[9] != 6 or ip[12:16] != socket.inet_aton(fw.address):
+            continue
+        tcp = ip[(ip[0] & 15) * 4:]
+        payload = tcp[(tcp[12] >> 4) * 4:]
+        if int.from_bytes(tcp[:2], "big") != port or payload[:2] != b"$\x00":
+            continue
+        starts += 1  # a segment that begins a packet
+        alone += len(payload) < 200 < int.from_bytes(payload[2:4], "big")
+    capture.close()
+    player.close()
+    assert any("packets are written apart" in line for line in fw.lines), fw.console()
+    assert starts > 100 and alone == 0, (starts, alone)
+
+
 @pytest.mark.parametrize("profile", STACKS)
 def test_tcp_players_that_reset_mid_stream_leave_the_camera_serving(stack, profile):
     """The camera reads a player's reset while its frames are being written: modlwip would

@@ -30,7 +30,7 @@ from ..clock import wall_clock
 from ..log import log, log_limited
 from ..server import Closed, HeadReader, Rejected, SocketWriter, no_delay
 from ..viewers import Holder
-from .jpeg import Packetiser, Unsupported, parse
+from .jpeg import PACKET_MAX, Packetiser, Unsupported, parse
 
 PUBLIC = "OPTIONS, DESCRIBE, SETUP, PLAY, GET_PARAMETER, TEARDOWN"
 WIRES = 2  # TCP sessions' wire buffers at most: one filled while the other is still sent
@@ -137,6 +137,7 @@ class Session(Holder):
         self.seq = -1  # TCP: the frame last written
         self.rest = None  # what a delivery left: bytes, or the packets to write apart
         self.wire = None  # the wire buffer `rest` is in, held from reuse
+        self.packet = None  # where a packet written apart is laid out behind its `$` header
         self.failure = None  # the socket's error on a delivery
         self.woken = asyncio.Event()
 
@@ -393,12 +394,20 @@ class Rtsp:
                     session.wire = None
 
     async def _packets(self, session, out, packets):
-        """Write a frame's packets one by one, the payload from the hub's buffer, held."""
+        """Write a frame's packets one by one, the payload from the hub's buffer, held: each
+        copied whole behind its `$` header into the session's packet buffer, and written at
+        once (on lwIP a header written apart is a TCP segment of its own)."""
         jpeg = session.frame.jpeg
+        if session.packet is None:
+            session.packet = bytearray(4 + PACKET_MAX)
+        view = memoryview(session.packet)
+        view[0], view[1] = 0x24, session.channel
         for head, start, end in packets:
-            await out.awrite(b"$" + bytes((session.channel,)) +
-                             struct.pack(">H", len(head) + end - start) + head)
-            await out.awrite(jpeg[start:end])
+            size, at = len(head) + end - start, 4 + len(head)
+            view[2], view[3] = size >> 8, size & 0xFF
+            view[4:at] = head
+            view[at:4 + size] = jpeg[start:end]
+            await out.awrite(view[:4 + size])
 
     async def reports(self):
         """An RTCP sender report to each playing session every SR_MS: RTP time to wall time."""
