@@ -137,7 +137,7 @@ class Session(Holder):
         self.seq = -1  # TCP: the frame last written
         self.rest = None  # what a delivery left: bytes, or the packets to write apart
         self.wire = None  # the wire buffer `rest` is in, held from reuse
-        self.packet = None  # where a packet written apart is laid out behind its `$` header
+        self.packet = None  # where a packet without a wire buffer is laid out behind its `$`
         self.failure = None  # the socket's error on a delivery
         self.woken = asyncio.Event()
 
@@ -394,17 +394,25 @@ class Rtsp:
                     session.wire = None
 
     async def _packets(self, session, out, packets):
-        """Write a frame's packets one by one, the payload from the hub's buffer, held: each
-        copied whole behind its `$` header into the session's packet buffer, and written at
-        once (on lwIP a header written apart is a TCP segment of its own)."""
+        """Write a frame's packets without a wire buffer, the frame held: each copied behind
+        its `$` header into the session's packet buffer and written at once (on lwIP a header
+        written on its own is a TCP segment of its own); while the heap has no room for that
+        buffer, each header and payload apart."""
         jpeg = session.frame.jpeg
         if session.packet is None:
-            session.packet = bytearray(4 + PACKET_MAX)
-        view = memoryview(session.packet)
-        view[0], view[1] = 0x24, session.channel
+            try:
+                session.packet = bytearray(4 + PACKET_MAX)
+            except MemoryError:
+                pass
+        view = session.packet and memoryview(session.packet)
         for head, start, end in packets:
-            size, at = len(head) + end - start, 4 + len(head)
-            view[2], view[3] = size >> 8, size & 0xFF
+            size = len(head) + end - start
+            if view is None:
+                await out.awrite(b"$" + bytes((session.channel,)) + struct.pack(">H", size) + head)
+                await out.awrite(jpeg[start:end])
+                continue
+            at = 4 + len(head)
+            view[0], view[1], view[2], view[3] = 0x24, session.channel, size >> 8, size & 0xFF
             view[4:at] = head
             view[at:4 + size] = jpeg[start:end]
             await out.awrite(view[:4 + size])
