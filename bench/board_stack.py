@@ -1,19 +1,25 @@
 """The firmware on the boards' network stack: viewers, their rates, the capture rate and the
-VM's time blocked in modlwip's ERR_MEM waits, against one raw lwIP sender on the same link.
+VM's time blocked in modlwip's ERR_MEM waits, against one raw lwIP sender on the same link;
+and one RTSP viewer over TCP (on a board's heap: packets without a wire buffer) beside the
+one MJPEG viewer.
 
     python bench/board_stack.py                                   (the table, written to results/)
     python bench/board_stack.py PROFILE VIEWERS RATE DELAY SECONDS   (one row; - for no shaping)
 """
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
 import boardstack  # noqa: E402
 from boardstack import Counter  # noqa: E402
-from firmware import Firmware, wait_for  # noqa: E402
+from firmware import Firmware, rtsp_settings, wait_for  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 STACKS = {"8000": "8000-byte heap", "n6": "N6, 64 KB"}
 RAW_SENDER = """
@@ -102,6 +108,40 @@ def run(profile, viewers, rate, delay, seconds=15, settings=None):
         net.close()
 
 
+def rtsp_run(profile, seconds=10):
+    """One RTSP viewer over TCP, on an unshaped link: the same figures as run()'s."""
+    net = boardstack.BoardNet()
+    net.enter()
+    try:
+        env, host = net.board_env()
+        rtsp = rtsp_settings()
+        with tempfile.TemporaryDirectory() as tmp:
+            fw = Firmware(tmp, interpreter=boardstack.interpreter(profile), env=env,
+                          address=host, settings={"rtsp": rtsp})
+            try:
+                with ThreadPoolExecutor(1) as pool:  # its process inherits the namespace
+                    job = pool.submit(subprocess.run, [
+                        sys.executable, os.path.join(HERE, "rtsp_clients.py"), host,
+                        str(rtsp["port"]), "tcp", "1", str(seconds + 3)],
+                        capture_output=True, text=True, timeout=seconds + 60)
+                    time.sleep(2)
+                    captures, cpu, began = fw.status()["captures"], fw.cpu_seconds(), time.time()
+                    time.sleep(seconds)
+                    took = time.time() - began
+                    cpu = (fw.cpu_seconds() - cpu) / took
+                    capture = (fw.status()["captures"] - captures) / took
+                    out = job.result()
+                result = json.loads(out.stdout)
+            finally:
+                fw.stop()
+        return {"profile": profile, "link": "unshaped", "kind": "RTSP/TCP",
+                "fps": result["frames"][0] / result["seconds"], "capture_fps": capture,
+                "kbps": result["bytes"][0] / result["seconds"] / 1024, "cpu": cpu,
+                "blocked_ms": boardstack.blocked(fw.lines)[0]}
+    finally:
+        net.close()
+
+
 def table():
     why = boardstack.missing()
     if why:
@@ -110,14 +150,14 @@ def table():
     rows = [run(profile, viewers, rate, delay, 10)
             for profile in ("8000", "n6") for rate, delay in ((None, None), ("10mbit", "3ms"))
             for viewers in (1, 2, 4)]
-    write(rows)
+    write(rows, [rtsp_run(profile) for profile in ("8000", "n6")])
 
 
-def write(rows):
+def write(rows, rtsp_rows):
     """The table of `rows`, printed and written to results/ (with the rows)."""
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     with open(os.path.join(out, "board_stack.json"), "w") as f:
-        json.dump(rows, f, indent=1)
+        json.dump({"mjpeg": rows, "rtsp": rtsp_rows}, f, indent=1)
     lines = ["| stack | link | viewers | fps each (min) | capture fps | KB/s | raw lwIP KB/s | "
              "share | VM held in ERR_MEM waits (ms, in about 12 s) | refused | CPU |",
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
@@ -126,6 +166,12 @@ def write(rows):
             STACKS[r["profile"]], "%s + %s" % (r["link"], r["delay"]) if r["delay"] else
             r["link"], r["viewers"], r["fps_min"], r["capture_fps"], r["kbps"], r["raw_kbps"],
             100 * r["kbps"] / r["raw_kbps"], r["blocked_ms"], r["refused"], 100 * r["cpu"]))
+    lines += ["", "| stack | link | viewer | fps | capture fps | KB/s | VM held in ERR_MEM "
+              "waits (ms) | CPU |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    for r in rtsp_rows:
+        lines.append("| %s | %s | %s | %.1f | %.1f | %.0f | %s | %.0f%% |" % (
+            STACKS[r["profile"]], r["link"], r["kind"], r["fps"], r["capture_fps"], r["kbps"],
+            r["blocked_ms"], 100 * r["cpu"]))
     text = "\n".join(lines)
     with open(os.path.join(out, "board_stack.md"), "w") as f:
         f.write(text + "\n")

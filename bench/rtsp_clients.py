@@ -2,7 +2,7 @@
 or UDP, each counting the whole frames it receives (the packet with the marker bit).
 
 Usage: python bench/rtsp_clients.py HOST PORT tcp|udp N SECONDS
-Prints JSON: {"frames": [per session], "seconds": measured}.
+Prints JSON: {"frames": [per session], "bytes": [per session], "seconds": measured}.
 """
 import json
 import selectors
@@ -66,6 +66,7 @@ def open_session(host, port, transport):
 def main(host, port, transport, count, seconds):
     sessions = [open_session(host, int(port), transport) for _ in range(int(count))]
     frames = [0] * len(sessions)
+    received = [0] * len(sessions)
     buffers = [rest for _, _, rest, _ in sessions]
     selector = selectors.DefaultSelector()
     for i, (sock, rtp, _, _) in enumerate(sessions):
@@ -81,12 +82,14 @@ def main(host, port, transport, count, seconds):
                         packet = key.fileobj.recv(2048)
                     except BlockingIOError:
                         break
+                    received[i] += len(packet)
                     frames[i] += packet[1] >> 7  # the marker: a frame's last packet
                 continue
             try:
                 data = key.fileobj.recv(1 << 18)  # as the MJPEG viewers read
             except BlockingIOError:
                 continue
+            received[i] += len(data)
             buf, at = buffers[i] + data if buffers[i] else data, 0
             while len(buf) - at >= 4 and buf[at] == 0x24:
                 size = (buf[at + 2] << 8) | buf[at + 3]
@@ -102,7 +105,7 @@ def main(host, port, transport, count, seconds):
             sock.setblocking(True)
             request(sock, teardown)
         sock.close()
-    print(json.dumps({"frames": frames, "seconds": took}))
+    print(json.dumps({"frames": frames, "bytes": received, "seconds": took}))
 
 
 if __name__ == "__main__":
