@@ -14,12 +14,11 @@ import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import boardstack  # noqa: E402
 from boardstack import Counter  # noqa: E402
 from firmware import Firmware, rtsp_settings, wait_for  # noqa: E402
-
-HERE = os.path.dirname(os.path.abspath(__file__))
 
 STACKS = {"8000": "8000-byte heap", "n6": "N6, 64 KB"}
 RAW_SENDER = """
@@ -155,7 +154,7 @@ def table():
 
 def write(rows, rtsp_rows):
     """The table of `rows`, printed and written to results/ (with the rows)."""
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+    out = os.path.join(HERE, "results")
     with open(os.path.join(out, "board_stack.json"), "w") as f:
         json.dump({"mjpeg": rows, "rtsp": rtsp_rows}, f, indent=1)
     lines = ["| stack | link | viewers | fps each (min) | capture fps | KB/s | raw lwIP KB/s | "

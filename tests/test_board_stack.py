@@ -373,9 +373,10 @@ HEADERS = (24, 28, 156, 160)  # `$`, RTP and RTP/JPEG headers (+ restart, + tabl
 
 
 def test_a_tcp_session_on_a_boards_heap_sends_no_packet_header_apart(stack):
-    """On a board's heap a frame has no wire buffer, and its packets are written a few at a
-    time, each whole: never its `$` and RTP headers in a TCP segment of their own. Seen on
-    the wire: the TUN device's packets, captured in the test's namespace."""
+    """On a board's heap a frame has no wire buffer, and its packets are written one by one,
+    each whole: never its `$` and RTP headers in a TCP segment of their own. Seen on the
+    wire: the packets the TUN device brings from the board, captured in the test's
+    namespace."""
     fw = stack("8000", settings={"rtsp": rtsp_settings()})
     port = _rtsp_port(fw)
     capture = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(0x0800))
@@ -388,7 +389,7 @@ def test_a_tcp_session_on_a_boards_heap_sends_no_packet_header_apart(stack):
     reader = threading.Thread(target=lambda: player.closed(8), daemon=True)
     reader.start()  # reads and drops the stream
     starts, alone = 0, 0
-    for _ in range(3000):  # about 2 s of frames at 30 fps (15 packets each), and the ACKs
+    for _ in range(3000):  # about 3 s of frames at 30 fps (15 packets, 30 segments each)
         ip = capture.recv(2048)
         if ip[9] != 6 or ip[12:16] != socket.inet_aton(fw.address):
             continue

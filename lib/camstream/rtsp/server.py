@@ -8,9 +8,9 @@ packet the stack cannot take being dropped and counted. Each waiting TCP session
 the buffer at once, in one write that never waits, as an MJPEG viewer's part is: only a
 session whose socket did not take it all wakes its task, to write the rest. Where the heap
 has no room for a wire buffer, a UDP packet is built in a scratch buffer, and a TCP
-session's packets are written head and payload apart, the payload straight from the hub's
-buffer, the frame held meanwhile. One that falls behind skips to the newest frame, one stuck for
-`viewers.stall_timeout_s` is dropped. Sessions count
+session's packets are written one by one, each laid out behind its `$` header in the
+session's packet buffer, the frame held meanwhile. One that falls behind skips to the newest
+frame, one stuck for `viewers.stall_timeout_s` is dropped. Sessions count
 as viewers, against the one `viewers.max`. A session ends at TEARDOWN, or after
 `rtsp.session_s` without a word from its client (a request naming it, on any connection, or
 an RTCP report); a TCP session also when its connection closes. While a TCP session plays,
