@@ -110,8 +110,8 @@ def test_viewers_share_a_wifi_link_at_the_sensor_rate(stack, profile):
         assert captured >= 20, captured  # the capture loop keeps near the sensor's 30 fps
     fw.stop()
     assert "setsockopt() not implemented" not in fw.console()  # TCP_NODELAY is lwIP's 0x40
-    held = boardstack.blocked(fw.lines)
-    assert held is None or held[1] < 1000, fw.console()  # no write held the VM for long
+    if profile != "posix":
+        assert boardstack.blocked(fw.lines) == (0, 0), fw.console()  # no ERR_MEM wait at all
 
 
 @pytest.mark.parametrize("profile", ["8000", "n6"])
@@ -135,8 +135,10 @@ def test_a_stuck_viewer_is_dropped_and_the_others_keep_streaming(stack, profile,
             pass
     watchdog.stop.set()
     watchdog.join()
-    assert watchdog.longest < 2, watchdog.longest  # the VM was never held
+    assert watchdog.longest < 2, watchdog.longest
     assert [c.error for c in counters] == [None, None]
+    fw.stop()
+    assert boardstack.blocked(fw.lines) == (0, 0), fw.console()  # the VM was never held
 
 
 @pytest.mark.parametrize("profile", STACKS)
@@ -365,8 +367,7 @@ def test_rtsp_udp_viewers_and_a_tcp_viewer_beside_mjpeg_on_8000_bytes(stack, tmp
     assert min(udp) >= 0.8 * rate and rate >= 20, (udp, rate)
     assert mjpeg.error is None and mjpeg.frames > 0, mjpeg.error
     assert status["rtsp"]["playing"]["udp"] == 4, status["rtsp"]
-    held = boardstack.blocked(fw.lines)
-    assert held is None or held[1] < 1000, fw.console()
+    assert boardstack.blocked(fw.lines) == (0, 0), fw.console()  # never an ERR_MEM wait
 
 
 HEADERS = (24, 28, 156, 160)  # `$`, RTP and RTP/JPEG headers (+ restart, + tables): bytes

@@ -3,26 +3,26 @@ that adapts, never holding the VM.
 
 lwIP keeps every socket's unacknowledged bytes in one small heap (8000 bytes on most boards,
 6400 a socket; N6 64 KB, 23 KB a socket), and a write that finds it full holds the whole VM in
-modlwip's retry loop (50 ms a try, up to 10 s). modlwip shows no acknowledgements: a socket's
-queue is seen only when it is full (a write takes less than asked), and no write can tell
-more. A client that stops reading fills its socket's send buffer unseen, and a few such
-leave no room for another socket's next segment, whose write would then wait for memory that
-never frees.
+modlwip's retry loop (50 ms a try, up to 10 s). modlwip shows no acknowledgements, and one
+socket's full send buffer takes nearly all of the 8000 bytes, so a write to any other socket
+could find no room. So on lwIP the Link writes every connection's bytes itself, and before
+each segment it asks lwIP whether its heap has room for one (`room_probe`): while it has not,
+the Link waits, and the rest of the program runs.
 
-So on lwIP the Link writes every connection's bytes itself, and the connections take turns:
-the first waiting one is written, a segment (TCP_MSS) at a time, until all its bytes are
-taken, while the others wait; one whose socket takes nothing for STUCK_MS while others wait is
-dropped (`drop`: its socket reset, which frees what it held). A socket can still stop being
-read while its queue holds nearly all of lwIP's heap, before any write shows it full: a
-write then waits for memory in modlwip. A timer (`rescue`), which runs inside those waits,
-resets the socket that holds the memory once a write has waited RESCUE_MS: the one being
-written, when it has already been written this turn (its own queue fills the heap), else the
-turn before. One byte rate bounds all the writes: a
-write that took SLOW_MS or more waited for lwIP's memory, and the rate drops by a fifth; while
-the rate is what holds the writes back it climbs back, quickly to just under what the sockets
-carried at the last overflow, then, after HOLD_MS, slowly past it.
+The connections take turns: the first waiting one is written, a segment (TCP_MSS) at a time,
+until all its bytes are taken, while the others wait; one whose socket takes nothing for
+STUCK_MS while others wait is dropped (`drop`: its socket reset, which frees what it held). A
+client can also stop reading after its bytes were taken, and its socket's queue then holds the
+heap: once the heap has had no room for RESCUE_MS, or a write has waited that long in
+modlwip (where no probe could be made), the socket that holds it is reset (`rescue`): the one
+being written, when it has already been written this turn (its own queue fills the heap), else
+the turn before. One byte rate bounds all the writes: a write that took SLOW_MS or more waited
+for lwIP's memory, and the rate drops by a fifth; while the rate is what holds the writes back
+it climbs back, quickly to just under what the sockets carried at the last overflow, then,
+after HOLD_MS, slowly past it.
 """
 import asyncio
+import errno
 import socket
 import time
 from asyncio import core  # MicroPython's scheduler: its I/O queue, as Stream.read uses it
@@ -30,9 +30,31 @@ from asyncio import core  # MicroPython's scheduler: its I/O queue, as Stream.re
 SLOW_MS = 20  # a write this long waited for lwIP's memory (one wait is 50 ms)
 STUCK_MS = 1000  # a socket that took no whole segment this long, while others wait: dropped
 ADAPT_MS = 100  # the rate is raised at most this often
-PAUSE_MS = 2  # between rounds while the first waiting socket is full
+PAUSE_MS = 2  # between rounds while the first waiting socket, or lwIP's heap, is full
 HOLD_MS = 4000  # after an overflow, the rate stays under it this long before probing past
-RESCUE_MS = 500  # a write held this long in modlwip's wait: the socket holding the memory is reset
+RESCUE_MS = 500  # no room this long, or a write held this long in modlwip: the holder is reset
+PROBE_PROTOCOL = 253  # an IP protocol number for experiments (RFC 3692): none arrives for it
+
+
+def room_probe(size):
+    """A test of whether lwIP's heap has room for a segment of `size` bytes, which keeps none
+    and sends nothing: an IP packet of that size to 127.0.0.1 from a raw socket, which lwIP
+    allocates as it does a segment, then finds no route for (EHOSTUNREACH), or finds no memory
+    for (ENOMEM). None where the port has no raw sockets (alif)."""
+    if not hasattr(socket, "SOCK_RAW"):
+        return None
+    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROBE_PROTOCOL)
+    packet = bytes(size)
+    nowhere = ("127.0.0.1", 0)
+
+    def room():
+        try:
+            sock.sendto(packet, nowhere)
+        except OSError as exc:
+            return exc.errno != errno.ENOMEM
+        return True
+
+    return room
 
 
 class Link:
@@ -61,6 +83,9 @@ class Link:
         self.previous = None  # the connection whose turn came before
         self.turn_of = None  # the connection whose turn it is, and what it has been written
         self.turn_sent = 0
+        self.room = room_probe(limits.mss)
+        self.no_room = 0  # rounds that found lwIP's heap without room for a segment
+        self.no_room_since = None
 
     async def write(self, out, buf):
         """Write all of `buf` to `out`'s socket in turn with the others; raises the socket's
@@ -117,17 +142,19 @@ class Link:
                 continue
             if out.done.is_set():  # all taken, or failed
                 self.previous = jobs.pop(0)
-            elif len(jobs) > 1 and time.ticks_diff(now, out.blocked_since) > STUCK_MS:
+            elif out.blocked_since is not None and len(jobs) > 1 and \
+                    time.ticks_diff(now, out.blocked_since) > STUCK_MS:
                 jobs.pop(0)  # it holds lwIP's memory that the others wait for
                 self.stuck += 1
                 self.drop(out)
             else:
-                return  # its socket is full: the others wait, a write to them could find
-                # no memory
+                return  # its socket is full, or lwIP's heap: the others wait
 
     def _write(self, out, now):
-        """Write a segment of `out`'s bytes: True when its socket took all of it and more
-        bytes wait."""
+        """Write a segment of `out`'s bytes, if lwIP has room for it: True when its socket
+        took all of it and more bytes wait."""
+        if not self._has_room(now):
+            return False
         rest = out.rest
         n = min(self.piece, len(rest))
         self.writing, self.began = out, time.ticks_ms()
@@ -178,15 +205,33 @@ class Link:
             self.rate += max(1, self.ceiling // 50)
         self.rate = min(self.rate, self.burst)
 
+    def _has_room(self, now):
+        """Whether lwIP's heap has room for a segment (always, without a probe). After
+        RESCUE_MS without, the connection holding it is reset."""
+        if self.room is None or self.room():
+            self.no_room_since = None
+            return True
+        self.no_room += 1
+        if self.no_room_since is None:
+            self.no_room_since = now
+        elif time.ticks_diff(now, self.no_room_since) >= RESCUE_MS:
+            self.no_room_since = now
+            self._reset_holder(self.turn_of)
+        return False
+
     def rescue(self, timer):
         """From the timer: while a write has waited RESCUE_MS in modlwip for lwIP's memory,
         which a reading client's acknowledgements would have freed by then, reset the socket
-        that holds it (see the module). A reset socket's write fails (modlwip's wait ends
-        with an error), which ends its connection."""
+        that holds it. A reset socket's write fails (modlwip's wait ends with an error), which
+        ends its connection."""
         writing = self.writing
-        if writing is None or time.ticks_diff(time.ticks_ms(), self.began) < RESCUE_MS:
-            return
-        stuck = writing if self.turn_sent else self.previous
+        if writing is not None and time.ticks_diff(time.ticks_ms(), self.began) >= RESCUE_MS:
+            self._reset_holder(writing)
+
+    def _reset_holder(self, current):
+        """Reset the connection that holds lwIP's memory: `current`, when it has been written
+        this turn, else the one whose turn came before (see the module)."""
+        stuck = current if self.turn_sent else self.previous
         if stuck is None:
             return
         self.previous = None
@@ -196,7 +241,7 @@ class Link:
     def stats(self):
         return {"rate_kbps": self.rate * 1000 // 1024, "overflows": self.overflows,
                 "overflow_ms": self.overflow_ms, "stuck_dropped": self.stuck,
-                "rescued": self.rescued}
+                "rescued": self.rescued, "no_room": self.no_room}
 
 
 class Holding:
