@@ -34,22 +34,27 @@ PAUSE_MS = 2  # between rounds while the first waiting socket, or lwIP's heap, i
 HOLD_MS = 4000  # after an overflow, the rate stays under it this long before probing past
 RESCUE_MS = 500  # no room this long, or a write held this long in modlwip: the holder is reset
 PROBE_PROTOCOL = 253  # an IP protocol number for experiments (RFC 3692): none arrives for it
+SEGMENT_COST = 96  # lwIP's heap bytes beside a segment's data, at most: pbuf, headers, record
+PROBED = 4  # segments one probe looks for room for (else one); all but one are written, the
+# last left for lwIP's own packets (handshakes, acknowledgements)
 
 
-def room_probe(size):
-    """A test of whether lwIP's heap has room for a segment of `size` bytes, which keeps none
-    and sends nothing: an IP packet of that size to 127.0.0.1 from a raw socket, which lwIP
-    allocates as it does a segment, then finds no route for (EHOSTUNREACH), or finds no memory
-    for (ENOMEM). None where the port has no raw sockets (alif)."""
+def room_probe(piece):
+    """room(n): whether lwIP's heap has room for `n` segments of `piece` bytes, a test that
+    keeps none of it and sends nothing. It is an IP packet of their size to 127.0.0.1 from a
+    raw socket, which lwIP allocates as it does a segment, then finds no route for
+    (EHOSTUNREACH), or finds no memory for (ENOMEM). None where the port has no raw sockets
+    (alif)."""
     if not hasattr(socket, "SOCK_RAW"):
         return None
     sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROBE_PROTOCOL)
-    packet = bytes(size)
+    packet = memoryview(bytearray((piece + SEGMENT_COST) * PROBED - SEGMENT_COST))
+    packets = {PROBED: packet, 1: packet[:piece]}
     nowhere = ("127.0.0.1", 0)
 
-    def room():
+    def room(n):
         try:
-            sock.sendto(packet, nowhere)
+            sock.sendto(packets[n], nowhere)
         except OSError as exc:
             return exc.errno != errno.ENOMEM
         return True
@@ -84,6 +89,7 @@ class Link:
         self.turn_of = None  # the connection whose turn it is, and what it has been written
         self.turn_sent = 0
         self.room = room_probe(limits.mss)
+        self.credit = 0  # segments lwIP's heap had room for at the last probe, not yet written
         self.no_room = 0  # rounds that found lwIP's heap without room for a segment
         self.no_room_since = None
 
@@ -125,6 +131,7 @@ class Link:
                     self._raise()
                 self.limited = False
             self._round(now)
+            self.credit = 0
             if self.tokens <= 0:
                 self.limited = self.limited or bool(self.jobs)
                 await asyncio.sleep_ms(1 - self.tokens // self.rate)
@@ -206,9 +213,15 @@ class Link:
         self.rate = min(self.rate, self.burst)
 
     def _has_room(self, now):
-        """Whether lwIP's heap has room for a segment (always, without a probe). After
-        RESCUE_MS without, the connection holding it is reset."""
-        if self.room is None or self.room():
+        """Whether lwIP's heap has room for a segment (always, without a probe), probed for
+        PROBED at once while it has; a probe's answer holds for the round it was made in.
+        After RESCUE_MS without, the connection holding it is reset."""
+        if self.room is None:
+            return True
+        if not self.credit:
+            self.credit = PROBED - 1 if self.room(PROBED) else 1 if self.room(1) else 0
+        if self.credit:
+            self.credit -= 1
             self.no_room_since = None
             return True
         self.no_room += 1
