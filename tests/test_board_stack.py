@@ -1,8 +1,9 @@
 """On the boards' own network stack (modlwip on lwIP, both profiles) as on Linux's: viewers
-share what the stack carries, a stuck viewer costs the others nothing, a burst of
-connections is answered, a slow frame still lets requests through, RTSP's UDP and TCP viewers
-beside MJPEG, and players that reset mid-stream, or a broker mid-picture, leave the camera
-serving. Skipped, saying why, where `../shared/micropython-lwip/` is absent."""
+share what the stack carries, never holding the VM in modlwip's ERR_MEM wait, a stuck viewer
+costs the others nothing, a burst of connections is answered, a slow frame still lets
+requests through, RTSP's UDP and TCP viewers beside MJPEG, and players that reset
+mid-stream, or a broker mid-picture, leave the camera serving. Skipped, saying why, where
+`../shared/micropython-lwip/` is absent."""
 import json
 import os
 import shutil
