@@ -1,7 +1,7 @@
 """The firmware on the boards' network stack: viewers, their rates, the capture rate and the
 VM's time blocked in modlwip's ERR_MEM waits, against one raw lwIP sender on the same link;
-and one RTSP viewer over TCP (on a board's heap: packets without a wire buffer) beside the
-one MJPEG viewer.
+RTSP viewers (one over TCP, on a board's heap: packets without a wire buffer; one and four
+over UDP); and what one more viewer costs, MJPEG against RTSP over UDP.
 
     python bench/board_stack.py                                   (the table, written to results/)
     python bench/board_stack.py PROFILE VIEWERS RATE DELAY SECONDS   (one row; - for no shaping)
@@ -107,8 +107,9 @@ def run(profile, viewers, rate, delay, seconds=15, settings=None):
         net.close()
 
 
-def rtsp_run(profile, seconds=10):
-    """One RTSP viewer over TCP, on an unshaped link: the same figures as run()'s."""
+def rtsp_run(profile, transport="tcp", sessions=1, seconds=10):
+    """RTSP viewers (`transport` as rtsp_clients.py takes it), on an unshaped link: the same
+    figures as run()'s, the slowest viewer's fps."""
     net = boardstack.BoardNet()
     net.enter()
     try:
@@ -121,7 +122,7 @@ def rtsp_run(profile, seconds=10):
                 with ThreadPoolExecutor(1) as pool:  # its process inherits the namespace
                     job = pool.submit(subprocess.run, [
                         sys.executable, os.path.join(HERE, "rtsp_clients.py"), host,
-                        str(rtsp["port"]), "tcp", "1", str(seconds + 3)],
+                        str(rtsp["port"]), transport, str(sessions), str(seconds + 3)],
                         capture_output=True, text=True, timeout=seconds + 60)
                     time.sleep(2)
                     captures, cpu, began = fw.status()["captures"], fw.cpu_seconds(), time.time()
@@ -133,9 +134,10 @@ def rtsp_run(profile, seconds=10):
                 result = json.loads(out.stdout)
             finally:
                 fw.stop()
-        return {"profile": profile, "link": "unshaped", "kind": "RTSP/TCP",
-                "fps": result["frames"][0] / result["seconds"], "capture_fps": capture,
-                "kbps": result["bytes"][0] / result["seconds"] / 1024, "cpu": cpu,
+        return {"profile": profile, "link": "unshaped",
+                "kind": "RTSP/" + transport.split("-")[0].upper(), "viewers": sessions,
+                "fps": min(result["frames"]) / result["seconds"], "capture_fps": capture,
+                "kbps": sum(result["bytes"]) / result["seconds"] / 1024, "cpu": cpu,
                 "blocked_ms": boardstack.blocked(fw.lines)[0]}
     finally:
         net.close()
@@ -149,7 +151,18 @@ def table():
     rows = [run(profile, viewers, rate, delay, 10)
             for profile in ("8000", "n6") for rate, delay in ((None, None), ("10mbit", "3ms"))
             for viewers in (1, 2, 4)]
-    write(rows, [rtsp_run(profile) for profile in ("8000", "n6")])
+    write(rows, [rtsp_run(profile, transport, sessions) for profile in ("8000", "n6")
+                 for transport, sessions in (("tcp", 1), ("udp-detached", 1),
+                                             ("udp-detached", 4))])
+
+
+def one_more(rows, profile, kind, few, many):
+    """CPU µs a frame that one more viewer of `kind` costs, between `few` and `many` of them
+    (unshaped)."""
+    cpu = dict((r["viewers"], r) for r in rows if r["profile"] == profile and
+               r.get("kind", "MJPEG") == kind and r["link"] == "unshaped" and not r.get("delay"))
+    fps = cpu[many].get("capture_fps")
+    return (cpu[many]["cpu"] - cpu[few]["cpu"]) / (many - few) / fps * 1e6
 
 
 def write(rows, rtsp_rows):
@@ -165,12 +178,18 @@ def write(rows, rtsp_rows):
             STACKS[r["profile"]], "%s + %s" % (r["link"], r["delay"]) if r["delay"] else
             r["link"], r["viewers"], r["fps_min"], r["capture_fps"], r["kbps"], r["raw_kbps"],
             100 * r["kbps"] / r["raw_kbps"], r["blocked_ms"], r["refused"], 100 * r["cpu"]))
-    lines += ["", "| stack | link | viewer | fps | capture fps | KB/s | VM held in ERR_MEM "
-              "waits (ms) | CPU |", "|---|---|---|---:|---:|---:|---:|---:|"]
+    lines += ["", "| stack | link | viewer | viewers | fps each (min) | capture fps | KB/s | "
+              "VM held in ERR_MEM waits (ms) | CPU |", "|---|---|---|---:|---:|---:|---:|---:|---:|"]
     for r in rtsp_rows:
-        lines.append("| %s | %s | %s | %.1f | %.1f | %.0f | %s | %.0f%% |" % (
-            STACKS[r["profile"]], r["link"], r["kind"], r["fps"], r["capture_fps"], r["kbps"],
-            r["blocked_ms"], 100 * r["cpu"]))
+        lines.append("| %s | %s | %s | %d | %.1f | %.1f | %.0f | %s | %.0f%% |" % (
+            STACKS[r["profile"]], r["link"], r["kind"], r["viewers"], r["fps"],
+            r["capture_fps"], r["kbps"], r["blocked_ms"], 100 * r["cpu"]))
+    lines += ["", "| stack | one more MJPEG viewer (1 to 2), CPU µs a frame | one more RTSP/UDP "
+              "viewer (1 to 4) |", "|---|---:|---:|"]
+    for profile in STACKS:
+        lines.append("| %s | %.0f | %.0f |" % (
+            STACKS[profile], one_more(rows, profile, "MJPEG", 1, 2),
+            one_more(rtsp_rows, profile, "RTSP/UDP", 1, 4)))
     text = "\n".join(lines)
     with open(os.path.join(out, "board_stack.md"), "w") as f:
         f.write(text + "\n")

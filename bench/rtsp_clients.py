@@ -1,7 +1,9 @@
 """RTSP viewers for the benchmark, in a process of their own: N sessions over TCP (interleaved)
 or UDP, each counting the whole frames it receives (the packet with the marker bit).
+`udp-detached` sessions close their connection once they play, as lwIP's five connections
+need on a board.
 
-Usage: python bench/rtsp_clients.py HOST PORT tcp|udp N SECONDS
+Usage: python bench/rtsp_clients.py HOST PORT tcp|udp|udp-detached N SECONDS
 Prints JSON: {"frames": [per session], "bytes": [per session], "seconds": measured}.
 """
 import json
@@ -50,7 +52,7 @@ def open_session(host, port, transport):
     else:
         rtp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         rtp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
-        rtp.bind(("127.0.0.1", 0))
+        rtp.bind((sock.getsockname()[0], 0))  # where the camera reaches this host
         low = rtp.getsockname()[1]
         spec = "RTP/AVP;unicast;client_port=%d-%d" % (low, low + 1)
     headers, _ = request(sock, "SETUP %s RTSP/1.0\r\nCSeq: 1\r\nTransport: %s\r\n\r\n"
@@ -64,7 +66,13 @@ def open_session(host, port, transport):
 
 
 def main(host, port, transport, count, seconds):
-    sessions = [open_session(host, int(port), transport) for _ in range(int(count))]
+    detached = transport == "udp-detached"
+    transport = "udp" if detached else transport
+    sessions = []
+    for _ in range(int(count)):
+        sessions.append(open_session(host, int(port), transport))
+        if detached:
+            sessions[-1][0].close()
     frames = [0] * len(sessions)
     received = [0] * len(sessions)
     buffers = [rest for _, _, rest, _ in sessions]
@@ -101,7 +109,7 @@ def main(host, port, transport, count, seconds):
             buffers[i] = buf[at:]
     took = time.time() - began
     for sock, rtp, _, teardown in sessions:  # a UDP session outlives its connection
-        if rtp:
+        if rtp and not detached:
             sock.setblocking(True)
             request(sock, teardown)
         sock.close()
