@@ -44,10 +44,11 @@ def room_probe(piece):
     keeps none of it and sends nothing. It is an IP packet of their size to 127.0.0.1 from a
     raw socket, which lwIP allocates as it does a segment, then finds no route for
     (EHOSTUNREACH), or finds no memory for (ENOMEM). None where the port has no raw sockets
-    (alif)."""
-    if not hasattr(socket, "SOCK_RAW"):
+    (alif), or none is left."""
+    try:
+        sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROBE_PROTOCOL)
+    except (AttributeError, OSError):
         return None
-    sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROBE_PROTOCOL)
     packet = memoryview(bytearray((piece + SEGMENT_COST) * PROBED - SEGMENT_COST))
     packets = {PROBED: packet, 1: packet[:piece]}
     nowhere = ("127.0.0.1", 0)
