@@ -10,10 +10,11 @@ each segment it asks lwIP whether its heap has room for one (`room_probe`): whil
 the Link waits, and the rest of the program runs.
 
 The connections take turns: the first waiting one is written, a segment (TCP_MSS) at a time,
-until all its bytes are taken, while the others wait; one whose socket takes nothing for
-STUCK_MS while others wait is dropped (`drop`: its socket reset, which frees what it held). A
-client can also stop reading after its bytes were taken, and its socket's queue then holds the
-heap: once the heap has had no room for RESCUE_MS, or a write has waited that long in
+until all its bytes are taken (in a write of several buffers, an RTSP frame's packets, one
+buffer's: then the next one waiting has its turn), while the others wait; one whose socket
+takes nothing for STUCK_MS while others wait is dropped (`drop`: its socket reset, which frees
+what it held). A client can also stop reading after its bytes were taken, and its socket's
+queue then holds the heap: once the heap has had no room for RESCUE_MS, or a write has waited that long in
 modlwip (where no probe could be made), the socket that holds it is reset (`rescue`): the one
 being written, when it has already been written this turn (its own queue fills the heap), else
 the turn before. One byte rate bounds all the writes: a write that took SLOW_MS or more waited
@@ -94,10 +95,12 @@ class Link:
         self.no_room = 0  # rounds that found lwIP's heap without room for a segment
         self.no_room_since = None
 
-    async def write(self, out, buf):
-        """Write all of `buf` to `out`'s socket in turn with the others; raises the socket's
-        error."""
-        out.rest = memoryview(buf)
+    async def write(self, out, buf, more=None):
+        """Write all of `buf` to `out`'s socket in turn with the others, then each buffer the
+        iterator `more` gives (memoryviews), in the same turn, each asked for once the one
+        before is all taken; raises the socket's error."""
+        out.rest, out.at = memoryview(buf), 0
+        out.more = more
         out.failure = None
         out.done.clear()  # the waiter clears, the round sets: no wake-up is lost
         self.jobs.append(out)
@@ -107,7 +110,7 @@ class Link:
         finally:
             if out in self.jobs:
                 self.jobs.remove(out)
-            out.rest = None
+            out.rest = out.more = None
         if out.failure is not None:
             raise out.failure
 
@@ -147,6 +150,9 @@ class Link:
             if out is not self.turn_of:
                 self.turn_of, self.turn_sent = out, 0
             if self._write(out, now):
+                if not out.at and len(jobs) > 1:  # between two of its buffers: its turn ends
+                    self.previous = jobs.pop(0)
+                    jobs.append(out)
                 continue
             if out.done.is_set():  # all taken, or failed
                 self.previous = jobs.pop(0)
@@ -160,14 +166,15 @@ class Link:
 
     def _write(self, out, now):
         """Write a segment of `out`'s bytes, if lwIP has room for it: True when its socket
-        took all of it and more bytes wait."""
+        took all of it and more bytes wait. A segment costs one slice of the buffer, no more:
+        a board's small heap collects garbage often."""
         if not self._has_room(now):
             return False
-        rest = out.rest
-        n = min(self.piece, len(rest))
+        rest, at = out.rest, out.at
+        n = min(self.piece, len(rest) - at)
         self.writing, self.began = out, time.ticks_ms()
         try:
-            taken = out.sock.write(rest[:n] if n < len(rest) else rest) or 0
+            taken = out.sock.write(rest if n == len(rest) else rest[at:at + n]) or 0
         except Exception as exc:  # this connection's fault alone: raised in its own task
             out.failure = exc
             out.done.set()
@@ -180,10 +187,15 @@ class Link:
         self.tokens -= taken
         self.sent += taken
         self.turn_sent += taken
-        out.rest = rest[taken:]
-        if taken == len(rest):
-            out.done.set()
-            return False
+        out.at = at = at + taken
+        if at == len(rest):
+            out.blocked_since = None
+            following = out.more and next(out.more, None)
+            if following is None:
+                out.done.set()
+                return False
+            out.rest, out.at = following, 0
+            return True
         if taken == n:
             out.blocked_since = None
             return True

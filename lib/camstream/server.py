@@ -144,7 +144,9 @@ class SocketWriter:
         self.head = None  # the HeadReader, which may hold the request's last byte
         self.link = link
         if link:
-            self.rest = self.failure = None  # what the link has yet to write, and its error
+            self.rest = self.more = None  # the buffer the link writes, and those to follow
+            self.at = 0  # how much of `rest` is written
+            self.failure = None  # the socket's error, raised in the writer's task
             self.done = asyncio.Event()
 
     def peer_gone(self):
@@ -163,20 +165,24 @@ class SocketWriter:
         lwIP none: the link writes them in turn)."""
         return 0 if self.link else self.sock.write(buf) or 0
 
-    async def awrite(self, buf):
+    async def awrite(self, buf, more=None):
+        """Write `buf`, then each buffer the iterator `more` gives (memoryviews, each asked for
+        once the one before is all written)."""
         if self.link:
-            await self.link.write(self, buf)
+            await self.link.write(self, buf, more)
             return
-        rest = buf  # written whole when the socket takes it: no view or slice per frame
-        while len(rest):
-            n = self.sock.write(rest) or 0  # None: the socket took nothing
-            if n == len(rest):
-                break
-            if n or self.blocked_since is None:
-                self.blocked_since = time.ticks_ms()  # the stall clock runs from the last progress
-            rest = memoryview(rest)[n:]
-            yield core._io_queue.queue_write(self.sock)
-        self.blocked_since = None
+        while buf is not None:
+            rest = buf  # written whole when the socket takes it: no view or slice per frame
+            while len(rest):
+                n = self.sock.write(rest) or 0  # None: the socket took nothing
+                if n == len(rest):
+                    break
+                if n or self.blocked_since is None:  # the stall clock runs from the last progress
+                    self.blocked_since = time.ticks_ms()
+                rest = memoryview(rest)[n:]
+                yield core._io_queue.queue_write(self.sock)
+            self.blocked_since = None
+            buf = more and next(more, None)
 
 
 class Server(Microdot):

@@ -384,7 +384,8 @@ class Rtsp:
             try:
                 async with session.connection.lock:
                     if isinstance(rest, list):
-                        await self._packets(session, out, rest)
+                        each = pieces(session, rest)
+                        await out.awrite(next(each), each)
                     else:
                         await out.awrite(rest)
             finally:
@@ -392,30 +393,6 @@ class Rtsp:
                 if session.wire:
                     session.wire[1] -= 1
                     session.wire = None
-
-    async def _packets(self, session, out, packets):
-        """Write a frame's packets without a wire buffer, the frame held: each copied behind
-        its `$` header into the session's packet buffer and written at once (on lwIP a header
-        written on its own is a TCP segment of its own); while the heap has no room for that
-        buffer, each header and payload apart."""
-        jpeg = session.frame.jpeg
-        if session.packet is None:
-            try:
-                session.packet = bytearray(4 + PACKET_MAX)
-            except MemoryError:
-                pass
-        view = session.packet and memoryview(session.packet)
-        for head, start, end in packets:
-            size = len(head) + end - start
-            if view is None:
-                await out.awrite(b"$" + bytes((session.channel,)) + struct.pack(">H", size) + head)
-                await out.awrite(jpeg[start:end])
-                continue
-            at = 4 + len(head)
-            view[0], view[1], view[2], view[3] = 0x24, session.channel, size >> 8, size & 0xFF
-            view[4:at] = head
-            view[at:4 + size] = jpeg[start:end]
-            await out.awrite(view[:4 + size])
 
     async def reports(self):
         """An RTCP sender report to each playing session every SR_MS: RTP time to wall time."""
@@ -753,6 +730,32 @@ class Connection:
             pass
         finally:
             self.close()
+
+
+def pieces(session, packets):
+    """A frame's packets without a wire buffer, the frame held, for one write: each
+    copied behind its `$` header into the session's packet buffer once the one before is
+    written (on lwIP a header written on its own is a TCP segment of its own), with as
+    few allocations as can be (a board's small heap collects garbage often); while the
+    heap has no room for that buffer, each header and payload apart."""
+    jpeg = session.frame.jpeg
+    if session.packet is None:
+        try:
+            session.packet = bytearray(4 + PACKET_MAX)
+        except MemoryError:
+            pass
+    view = session.packet and memoryview(session.packet)
+    for head, start, end in packets:
+        size = len(head) + end - start
+        if view is None:
+            yield memoryview(b"$" + bytes((session.channel,)) + struct.pack(">H", size) + head)
+            yield jpeg[start:end]
+            continue
+        at = 4 + len(head)
+        struct.pack_into(">BBH", view, 0, 0x24, session.channel, size)
+        view[4:at] = head
+        view[at:4 + size] = jpeg[start:end]
+        yield view if 4 + size == len(view) else view[:4 + size]  # most are full
 
 
 def rechannel(wire, channel):
