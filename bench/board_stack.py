@@ -1,7 +1,7 @@
 """The firmware on the boards' network stack: viewers, their rates, the capture rate and the
 VM's time blocked in modlwip's ERR_MEM waits, against one raw lwIP sender on the same link;
-RTSP viewers (one over TCP, on a board's heap: packets without a wire buffer; one and four
-over UDP); and what one more viewer costs, MJPEG against RTSP over UDP.
+RTSP viewers (one and two over TCP, on a board's heap: packets without a wire buffer; one and
+four over UDP); and what one more viewer costs, MJPEG against RTSP over TCP and over UDP.
 
     python bench/board_stack.py                                   (the table, written to results/)
     python bench/board_stack.py PROFILE VIEWERS RATE DELAY SECONDS   (one row; - for no shaping)
@@ -136,7 +136,9 @@ def rtsp_run(profile, transport="tcp", sessions=1, seconds=10):
                 fw.stop()
         return {"profile": profile, "link": "unshaped",
                 "kind": "RTSP/" + transport.split("-")[0].upper(), "viewers": sessions,
-                "fps": min(result["frames"]) / result["seconds"], "capture_fps": capture,
+                "fps": min(result["frames"]) / result["seconds"],
+                "fps_each": [n / result["seconds"] for n in result["frames"]],
+                "capture_fps": capture,
                 "kbps": sum(result["bytes"]) / result["seconds"] / 1024, "cpu": cpu,
                 "blocked_ms": boardstack.blocked(fw.lines)[0]}
     finally:
@@ -152,17 +154,18 @@ def table():
             for profile in ("8000", "n6") for rate, delay in ((None, None), ("10mbit", "3ms"))
             for viewers in (1, 2, 4)]
     write(rows, [rtsp_run(profile, transport, sessions) for profile in ("8000", "n6")
-                 for transport, sessions in (("tcp", 1), ("udp-detached", 1),
+                 for transport, sessions in (("tcp", 1), ("tcp", 2), ("udp-detached", 1),
                                              ("udp-detached", 4))])
 
 
 def one_more(rows, profile, kind, few, many):
-    """CPU µs a frame that one more viewer of `kind` costs, between `few` and `many` of them
-    (unshaped)."""
-    cpu = dict((r["viewers"], r) for r in rows if r["profile"] == profile and
+    """CPU µs that one more viewer of `kind` costs a frame it is sent, between `few` and
+    `many` of them (unshaped): the CPU added over the frames added (each viewer's own rate,
+    which on a small stack can be under the capture's)."""
+    row = dict((r["viewers"], r) for r in rows if r["profile"] == profile and
                r.get("kind", "MJPEG") == kind and r["link"] == "unshaped" and not r.get("delay"))
-    fps = cpu[many].get("capture_fps")
-    return (cpu[many]["cpu"] - cpu[few]["cpu"]) / (many - few) / fps * 1e6
+    frames = sum(row[many]["fps_each"]) - sum(row[few]["fps_each"])
+    return (row[many]["cpu"] - row[few]["cpu"]) / frames * 1e6
 
 
 def write(rows, rtsp_rows):
@@ -184,11 +187,13 @@ def write(rows, rtsp_rows):
         lines.append("| %s | %s | %s | %d | %.1f | %.1f | %.0f | %s | %.0f%% |" % (
             STACKS[r["profile"]], r["link"], r["kind"], r["viewers"], r["fps"],
             r["capture_fps"], r["kbps"], r["blocked_ms"], 100 * r["cpu"]))
-    lines += ["", "| stack | one more MJPEG viewer (1 to 2), CPU µs a frame | one more RTSP/UDP "
-              "viewer (1 to 4) |", "|---|---:|---:|"]
+    lines += ["", "| stack | one more MJPEG viewer (1 to 2), CPU µs a frame it is sent | "
+              "one more RTSP/TCP viewer (1 to 2) | one more RTSP/UDP viewer (1 to 4) |",
+              "|---|---:|---:|---:|"]
     for profile in STACKS:
-        lines.append("| %s | %.0f | %.0f |" % (
+        lines.append("| %s | %.0f | %.0f | %.0f |" % (
             STACKS[profile], one_more(rows, profile, "MJPEG", 1, 2),
+            one_more(rtsp_rows, profile, "RTSP/TCP", 1, 2),
             one_more(rtsp_rows, profile, "RTSP/UDP", 1, 4)))
     text = "\n".join(lines)
     with open(os.path.join(out, "board_stack.md"), "w") as f:

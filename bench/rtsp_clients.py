@@ -44,7 +44,7 @@ def track(sock, url):
 
 
 def open_session(host, port, transport):
-    """(control socket, RTP socket or None, bytes already read, TEARDOWN request)."""
+    """(control socket, RTP socket or None, PLAY request, TEARDOWN request), set up."""
     sock = socket.create_connection((host, port), timeout=10)
     url = track(sock, "rtsp://%s:%d/stream" % (host, port))
     if transport == "tcp":
@@ -59,23 +59,26 @@ def open_session(host, port, transport):
                          % (url, spec))
     session = headers["session"].split(";")[0]
     base = url.rsplit("/", 1)[0]
-    _, rest = request(sock, "PLAY %s RTSP/1.0\r\nCSeq: 2\r\nSession: %s\r\n\r\n"
-                      % (base, session))
-    return sock, rtp, rest, "TEARDOWN %s RTSP/1.0\r\nCSeq: 3\r\nSession: %s\r\n\r\n" % (
+    return sock, rtp, "PLAY %s RTSP/1.0\r\nCSeq: 2\r\nSession: %s\r\n\r\n" % (
+        base, session), "TEARDOWN %s RTSP/1.0\r\nCSeq: 3\r\nSession: %s\r\n\r\n" % (
         base, session)
 
 
 def main(host, port, transport, count, seconds):
     detached = transport == "udp-detached"
     transport = "udp" if detached else transport
-    sessions = []
+    sessions, buffers = [], []  # and what followed each PLAY answer
     for _ in range(int(count)):
         sessions.append(open_session(host, int(port), transport))
-        if detached:
-            sessions[-1][0].close()
+        if detached:  # playing, it needs its connection no more (a board has five)
+            sock, _, play, _ = sessions[-1]
+            buffers.append(request(sock, play)[1])
+            sock.close()
+    if not detached:  # all set up before any plays: a playing session is not read until all
+        # play, and the camera drops one that takes nothing for a second while another waits
+        buffers = [request(sock, play)[1] for sock, _, play, _ in sessions]
     frames = [0] * len(sessions)
     received = [0] * len(sessions)
-    buffers = [rest for _, _, rest, _ in sessions]
     selector = selectors.DefaultSelector()
     for i, (sock, rtp, _, _) in enumerate(sessions):
         (rtp or sock).setblocking(False)
