@@ -14,13 +14,13 @@ until all its bytes are taken (in a write of several buffers, an RTSP frame's pa
 buffer's: then the next one waiting has its turn), while the others wait; one whose socket
 takes nothing for STUCK_MS while others wait is dropped (`drop`: its socket reset, which frees
 what it held). A client can also stop reading after its bytes were taken, and its socket's
-queue then holds the heap: once the heap has had no room for RESCUE_MS, or a write has waited that long in
-modlwip (where no probe could be made), the socket that holds it is reset (`rescue`): the one
-being written, when it has already been written this turn (its own queue fills the heap), else
-the turn before. One byte rate bounds all the writes: a write that took SLOW_MS or more waited
-for lwIP's memory, and the rate drops by a fifth; while the rate is what holds the writes back
-it climbs back, quickly to just under what the sockets carried at the last overflow, then,
-after HOLD_MS, slowly past it.
+queue then holds the heap: once the heap has had no room for RESCUE_MS, or a write has waited
+that long in modlwip (where no probe could be made), the socket that holds it is reset
+(`rescue`): the one being written, when it has already been written this turn (its own queue
+fills the heap), else the turn before. One byte rate bounds all the writes: a write that took
+SLOW_MS or more waited for lwIP's memory, and the rate drops by a fifth; while the rate is
+what holds the writes back it climbs back, quickly to just under what the sockets carried at
+the last overflow, then, after HOLD_MS, slowly past it.
 """
 import asyncio
 import errno
