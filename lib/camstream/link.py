@@ -37,21 +37,22 @@ RESCUE_MS = 500  # no room this long, or a write held this long in modlwip: the 
 PROBE_PROTOCOL = 253  # an IP protocol number for experiments (RFC 3692): none arrives for it
 SEGMENT_COST = 96  # lwIP's heap bytes beside a segment's data, at most: pbuf, headers, record
 PROBED = 4  # segments one probe looks for room for (else one); all but one are written, the
-# last left for lwIP's own packets (handshakes, acknowledgements)
+# last left for lwIP's own packets (handshakes, acknowledgements) between the probe and them
+SPARE = 3 * SEGMENT_COST  # left beside a lone segment for them (a handshake's answer)
 
 
 def room_probe(piece):
-    """room(n): whether lwIP's heap has room for `n` segments of `piece` bytes, a test that
-    keeps none of it and sends nothing. It is an IP packet of their size to 127.0.0.1 from a
-    raw socket, which lwIP allocates as it does a segment, then finds no route for
-    (EHOSTUNREACH), or finds no memory for (ENOMEM). None where the port has no raw sockets
-    (alif), or none is left."""
+    """room(n): whether lwIP's heap has room for `n` segments of `piece` bytes (for one, and
+    SPARE bytes), a test that keeps none of it and sends nothing. It is an IP packet of their
+    size to 127.0.0.1 from a raw socket, which lwIP allocates as it does a segment, then finds
+    no route for (EHOSTUNREACH), or finds no memory for (ENOMEM). None where the port has no
+    raw sockets (alif), or none is left."""
     try:
         sock = socket.socket(socket.AF_INET, socket.SOCK_RAW, PROBE_PROTOCOL)
     except (AttributeError, OSError):
         return None
     packet = memoryview(bytearray((piece + SEGMENT_COST) * PROBED - SEGMENT_COST))
-    packets = {PROBED: packet, 1: packet[:piece]}
+    packets = {PROBED: packet, 1: packet[:piece + SPARE]}
     nowhere = ("127.0.0.1", 0)
 
     def room(n):
@@ -226,9 +227,9 @@ class Link:
         self.rate = min(self.rate, self.burst)
 
     def _has_room(self, now):
-        """Whether lwIP's heap has room for a segment (always, without a probe), probed for
-        PROBED at once while it has; a probe's answer holds for the round it was made in.
-        After RESCUE_MS without, the connection holding it is reset."""
+        """Whether lwIP's heap has room for a segment and SPARE bytes (always, without a
+        probe), probed for PROBED at once while it has; a probe's answer holds for the round
+        it was made in. After RESCUE_MS without, the connection holding it is reset."""
         if self.room is None:
             return True
         if not self.credit:
