@@ -13,6 +13,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
@@ -42,7 +43,6 @@ except OSError:
 def raw_rate(net, profile, seconds):
     """KB/s of one raw lwIP sender writing as fast as the stack takes it."""
     import socket
-    import subprocess
     env, host = net.board_env()
     with tempfile.TemporaryDirectory() as tmp:
         script = os.path.join(tmp, "raw.py")
@@ -65,84 +65,85 @@ def raw_rate(net, profile, seconds):
     return got / took / 1024
 
 
-def run(profile, viewers, rate, delay, seconds=15, settings=None):
-    settings = dict(settings or {}, viewers={"max": viewers})
+@contextmanager
+def namespace(rate=None, delay=None):
+    """A network namespace of its own (BoardNet), which this thread enters until the end."""
     net = boardstack.BoardNet(rate, delay)
     net.enter()
     try:
-        raw = raw_rate(net, profile, 5)
-        env, host = net.board_env()
-        with tempfile.TemporaryDirectory() as tmp:
-            fw = Firmware(tmp, interpreter=boardstack.interpreter(profile), env=env,
-                          address=host, settings=settings)
-            try:
-                counters = [Counter(host, fw.port) for _ in range(viewers)]
-                time.sleep(2)
-                before = [c.frames for c in counters], [c.bytes for c in counters]
-                seq = max(c.seq for c in counters)
-                cpu = fw.cpu_seconds()
-                began = time.time()
-                time.sleep(seconds)
-                took = time.time() - began
-                fps = [(c.frames - b) / took for c, b in zip(counters, before[0])]
-                total = sum(c.bytes - b for c, b in zip(counters, before[1])) / took / 1024
-                capture = (max(c.seq for c in counters) - seq) / took
-                cpu = (fw.cpu_seconds() - cpu) / took
-                for c in counters:
-                    c.stop.set()
-                for c in counters:
-                    c.join(5)
-                errors = [repr(c.error) for c in counters if c.error]
-                # the viewers' connections end at their next write: until then a 503
-                wait_for(lambda: fw.get("/status.json")[0] == 200, 10)
-                status = fw.status()
-            finally:
-                fw.stop()
-            return {"profile": profile, "viewers": viewers, "link": rate or "unshaped",
-                    "delay": delay, "fps_min": min(fps), "fps_each": fps,
-                    "capture_fps": capture, "cpu": cpu, "kbps": total, "raw_kbps": raw,
-                    "blocked_ms": boardstack.blocked(fw.lines)[0], "errors": errors,
-                    "refused": status.get("connections_turned_away"), "stack": status["link"]}
+        yield net
     finally:
         net.close()
+
+
+@contextmanager
+def firmware(net, profile, settings):
+    """The firmware on `profile`'s stack, on the namespace's next TUN device; stopped at the
+    end (its console then has the stack's summary of ERR_MEM waits)."""
+    env, host = net.board_env()
+    with tempfile.TemporaryDirectory() as tmp:
+        fw = Firmware(tmp, interpreter=boardstack.interpreter(profile), env=env, address=host,
+                      settings=settings)
+        try:
+            yield fw, host
+        finally:
+            fw.stop()
+
+
+def run(profile, viewers, rate, delay, seconds=15, settings=None):
+    with namespace(rate, delay) as net:
+        raw = raw_rate(net, profile, 5)
+        with firmware(net, profile, dict(settings or {}, viewers={"max": viewers})) as (fw, host):
+            counters = [Counter(host, fw.port) for _ in range(viewers)]
+            time.sleep(2)
+            before = [c.frames for c in counters], [c.bytes for c in counters]
+            seq = max(c.seq for c in counters)
+            cpu = fw.cpu_seconds()
+            began = time.time()
+            time.sleep(seconds)
+            took = time.time() - began
+            fps = [(c.frames - b) / took for c, b in zip(counters, before[0])]
+            total = sum(c.bytes - b for c, b in zip(counters, before[1])) / took / 1024
+            capture = (max(c.seq for c in counters) - seq) / took
+            cpu = (fw.cpu_seconds() - cpu) / took
+            for c in counters:
+                c.stop.set()
+            for c in counters:
+                c.join(5)
+            errors = [repr(c.error) for c in counters if c.error]
+            # the viewers' connections end at their next write: until then a 503
+            wait_for(lambda: fw.get("/status.json")[0] == 200, 10)
+            status = fw.status()
+    return {"profile": profile, "viewers": viewers, "link": rate or "unshaped", "delay": delay,
+            "fps_min": min(fps), "fps_each": fps, "capture_fps": capture, "cpu": cpu,
+            "kbps": total, "raw_kbps": raw, "blocked_ms": boardstack.blocked(fw.lines)[0],
+            "errors": errors, "refused": status.get("connections_turned_away"),
+            "stack": status["link"]}
 
 
 def rtsp_run(profile, transport="tcp", sessions=1, seconds=10):
     """RTSP viewers (`transport` as rtsp_clients.py takes it), on an unshaped link: the same
     figures as run()'s, the slowest viewer's fps."""
-    net = boardstack.BoardNet()
-    net.enter()
-    try:
-        env, host = net.board_env()
-        rtsp = rtsp_settings()
-        with tempfile.TemporaryDirectory() as tmp:
-            fw = Firmware(tmp, interpreter=boardstack.interpreter(profile), env=env,
-                          address=host, settings={"rtsp": rtsp})
-            try:
-                with ThreadPoolExecutor(1) as pool:  # its process inherits the namespace
-                    job = pool.submit(subprocess.run, [
-                        sys.executable, os.path.join(HERE, "rtsp_clients.py"), host,
-                        str(rtsp["port"]), transport, str(sessions), str(seconds + 3)],
-                        capture_output=True, text=True, timeout=seconds + 60)
-                    time.sleep(2)
-                    captures, cpu, began = fw.status()["captures"], fw.cpu_seconds(), time.time()
-                    time.sleep(seconds)
-                    took = time.time() - began
-                    cpu = (fw.cpu_seconds() - cpu) / took
-                    capture = (fw.status()["captures"] - captures) / took
-                    out = job.result()
-                result = json.loads(out.stdout)
-            finally:
-                fw.stop()
-        return {"profile": profile, "link": "unshaped",
-                "kind": "RTSP/" + transport.split("-")[0].upper(), "viewers": sessions,
-                "fps": min(result["frames"]) / result["seconds"],
-                "fps_each": [n / result["seconds"] for n in result["frames"]],
-                "capture_fps": capture,
-                "kbps": sum(result["bytes"]) / result["seconds"] / 1024, "cpu": cpu,
-                "blocked_ms": boardstack.blocked(fw.lines)[0]}
-    finally:
-        net.close()
+    rtsp = rtsp_settings()
+    with namespace() as net, firmware(net, profile, {"rtsp": rtsp}) as (fw, host):
+        with ThreadPoolExecutor(1) as pool:  # its process inherits the namespace
+            job = pool.submit(subprocess.run, [
+                sys.executable, os.path.join(HERE, "rtsp_clients.py"), host, str(rtsp["port"]),
+                transport, str(sessions), str(seconds + 3)],
+                capture_output=True, text=True, timeout=seconds + 60)
+            time.sleep(2)
+            captures, cpu, began = fw.status()["captures"], fw.cpu_seconds(), time.time()
+            time.sleep(seconds)
+            took = time.time() - began
+            cpu = (fw.cpu_seconds() - cpu) / took
+            capture = (fw.status()["captures"] - captures) / took
+            result = json.loads(job.result().stdout)
+    return {"profile": profile, "link": "unshaped",
+            "kind": "RTSP/" + transport.split("-")[0].upper(), "viewers": sessions,
+            "fps": min(result["frames"]) / result["seconds"],
+            "fps_each": [n / result["seconds"] for n in result["frames"]],
+            "capture_fps": capture, "kbps": sum(result["bytes"]) / result["seconds"] / 1024,
+            "cpu": cpu, "blocked_ms": boardstack.blocked(fw.lines)[0]}
 
 
 def table():

@@ -100,12 +100,7 @@ class Link:
         """Write all of `buf` to `out`'s socket in turn with the others, then each buffer the
         iterator `more` gives (memoryviews), in the same turn, each asked for once the one
         before is all taken; raises the socket's error."""
-        out.rest, out.at = memoryview(buf), 0
-        out.more = more
-        out.failure = None
-        out.done.clear()  # the waiter clears, the round sets: no wake-up is lost
-        self.jobs.append(out)
-        self.work.set()
+        self.queue(out, buf, more)
         try:
             await out.done.wait()
         finally:
@@ -114,6 +109,15 @@ class Link:
             out.rest = out.more = None
         if out.failure is not None:
             raise out.failure
+
+    def queue(self, out, buf, more=None):
+        """`out`'s job, in turn after the others: its rounds write it, then set `out.done`."""
+        out.rest, out.at = memoryview(buf), 0
+        out.more = more
+        out.failure = None
+        out.done.clear()  # the waiter clears, the round sets: no wake-up is lost
+        self.jobs.append(out)
+        self.work.set()
 
     async def run(self):
         from .health import periodic

@@ -20,16 +20,17 @@ class Limits:
 
 
 class Sink:
-    """A socket that takes up to `room` bytes a write, keeping them only when asked."""
+    """A socket that takes up to a segment a write, keeping the bytes only when asked."""
 
     def __init__(self, keep):
         self.got = bytearray() if keep else None
-        self.room = MSS
+        self.writes = 0
 
     def write(self, buf):
-        n = min(len(buf), self.room)
+        n = min(len(buf), MSS)
         if self.got is not None:
             self.got.extend(buf[:n])
+        self.writes += 1
         return n
 
 
@@ -41,19 +42,14 @@ class Out:
 
 
 def write_all(link, out, buf, more=None):
-    """The link's rounds, as its task runs them, until `buf` and `more` are all written."""
-    out.rest = memoryview(buf)  # as link.write() starts a job
-    out.at = 0
-    out.more = more
-    out.failure = None
-    out.done.clear()
-    segments = 0
+    """Queue the job as link.write() does and run the link's rounds, as its task does, until
+    `buf` and `more` are all written: the segments it took."""
+    writes = out.sock.writes
+    link.queue(out, buf, more)
     while not out.done.is_set():
         link.tokens = 1 << 30
-        segments += 1
-        if not link._write(out, 0) and not out.done.is_set():
-            raise AssertionError("the sink took nothing")
-    return segments
+        link._round(0)
+    return out.sock.writes - writes
 
 
 def allocated(job):
