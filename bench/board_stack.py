@@ -18,8 +18,7 @@ from contextlib import contextmanager
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 import boardstack  # noqa: E402
-from boardstack import Counter  # noqa: E402
-from firmware import Firmware, rtsp_settings, wait_for  # noqa: E402
+from firmware import Counter, Firmware, rtsp_settings, wait_for  # noqa: E402
 
 STACKS = {"8000": "8000-byte heap", "n6": "N6, 64 KB"}
 RAW_SENDER = """

@@ -9,8 +9,6 @@ import re
 import subprocess
 import threading
 
-from firmware import MjpegReader, seq_of
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STACK = os.path.normpath(os.path.join(ROOT, "..", "shared", "micropython-lwip"))
 PROFILES = {  # name: (interpreter, what it stands for)
@@ -108,31 +106,3 @@ def blocked(lines):
         if match:
             return int(match.group(1)), int(match.group(2))
     return None
-
-
-class Counter(threading.Thread):
-    """A viewer counting whole, well-formed parts."""
-
-    def __init__(self, host, port, rcvbuf=None):
-        super().__init__(daemon=True)
-        self.host, self.port, self.rcvbuf = host, port, rcvbuf
-        self.frames = 0
-        self.bytes = 0
-        self.seq = 0  # the newest frame's sequence number
-        self.error = None
-        self.stop = threading.Event()
-        self.start()
-
-    def run(self):
-        try:
-            reader = MjpegReader(self.port, host=self.host, rcvbuf=self.rcvbuf)
-            reader.opening()
-            while not self.stop.is_set():
-                _, jpeg = reader.part()
-                assert jpeg[:2] == b"\xff\xd8" and jpeg[-2:] == b"\xff\xd9", "a corrupted part"
-                self.frames += 1
-                self.bytes += len(jpeg)
-                self.seq = max(self.seq, seq_of(jpeg) or 0)
-            reader.close()
-        except Exception as exc:  # noqa: BLE001 - reported
-            self.error = exc

@@ -16,7 +16,7 @@ import urllib.request
 import pytest
 
 import boardstack
-from firmware import chromium, first_parts, wait_for
+from firmware import Counter, chromium, first_parts, wait_for
 from test_mqtt import Broker, Listener
 from test_rtsp import Client, ffmpeg, jpeg_payload, rtsp_settings, udp_session
 
@@ -98,7 +98,7 @@ def rates(counters, seconds):
 def test_viewers_share_a_wifi_link_at_the_sensor_rate(stack, profile):
     fw = stack(profile, "10mbit", "3ms", settings={"viewers": {"max": 4}})
     for count in (2, 4):
-        counters = [boardstack.Counter(fw.address, fw.port) for _ in range(count)]
+        counters = [Counter(fw.address, fw.port) for _ in range(count)]
         time.sleep(2)
         fps, captured = rates(counters, 6)
         for c in counters:
@@ -119,7 +119,7 @@ def test_viewers_share_a_wifi_link_at_the_sensor_rate(stack, profile):
 def test_a_stuck_viewer_is_dropped_and_the_others_keep_streaming(stack, profile, tmp_path):
     fw = stack(profile, "10mbit", "3ms", env=watchdog_env(tmp_path))
     watchdog = WatchdogFeeds(watchdog_env(tmp_path)["FAKEBOARD_WDT"])
-    counters = [boardstack.Counter(fw.address, fw.port) for _ in range(2)]
+    counters = [Counter(fw.address, fw.port) for _ in range(2)]
     stuck = socket.socket()
     stuck.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     stuck.connect((fw.address, fw.port))
@@ -204,7 +204,7 @@ def test_mqtt_pictures_beside_two_viewers(stack, network, profile, tmp_path):
                                          "image_s": 1}})
         watchdog = WatchdogFeeds(watchdog_env(tmp_path)["FAKEBOARD_WDT"])
         listener = Listener(broker.port, "openmv/door-cam/image")
-        counters = [boardstack.Counter(fw.address, fw.port) for _ in range(2)]
+        counters = [Counter(fw.address, fw.port) for _ in range(2)]
         time.sleep(1)
         fps, captured = rates(counters, 8)
         pictures = listener.payloads("openmv/door-cam/image")
@@ -276,7 +276,7 @@ def test_an_unreachable_broker_holds_no_connection_of_lwips_five(stack):
     fw = stack("8000", settings={"mqtt": {"host": "10.77.1.3", "port": 1883}})  # nobody there
     assert wait_for(lambda: fw.status()["mqtt"]["errors"] >= 2, 20)  # two 5 s time-outs
     # what an abandoned attempt left open would hold lwIP's connections from these
-    counters = [boardstack.Counter(fw.address, fw.port) for _ in range(2)]
+    counters = [Counter(fw.address, fw.port) for _ in range(2)]
     time.sleep(2)
     status = fw.status()
     for c in counters:
@@ -345,7 +345,7 @@ def test_rtsp_udp_viewers_and_a_tcp_viewer_beside_mjpeg_on_8000_bytes(stack, tmp
         client, sink = udp_session(rtsp_port, host=fw.address, local=host_end)
         client.close()
         receivers.append(RtpFrames(sink))
-    mjpeg = boardstack.Counter(fw.address, fw.port)
+    mjpeg = Counter(fw.address, fw.port)
     tcp = {}
     player = threading.Thread(target=lambda: tcp.update(run=ffmpeg(
         "rtsp://%s:%d/stream" % (fw.address, rtsp_port), "tcp", frames=240)))

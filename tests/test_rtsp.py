@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from firmware import MjpegReader, rtsp_settings, wait_for
+from firmware import Counter, MjpegReader, rtsp_settings, wait_for
 
 TIMEOUT = 90
 
@@ -372,6 +372,9 @@ def test_bad_input_gets_its_answer_and_leaves_nothing_behind(start):
     fw = rtsp_camera(start, rtsp={"session_s": 5})
     time.sleep(1)
     heap, files = fw.status()["heap_used"], fds(fw)
+    viewer = Counter("127.0.0.1", fw.port)  # an MJPEG viewer all along
+    assert wait_for(lambda: viewer.frames, 10)
+    frames, captures = viewer.frames, fw.status()["captures"]
     answers = {}
     for name, data in (("garbage", b"\x16\x03\x01 hello\r\n\r\n"),
                        ("no CSeq", b"OPTIONS * RTSP/1.0\r\n\r\n"),
@@ -400,13 +403,19 @@ def test_bad_input_gets_its_answer_and_leaves_nothing_behind(start):
         "Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] == 200
     assert rtsp_status(fw)["sessions"] == 1
     assert lingering.closed(timeout=15)
-    for _ in range(300):  # many SETUPs, each on a connection that goes
-        many = Client(fw.rtsp_port)
-        assert many.request("SETUP", many.url + "/track0", {
-            "Transport": "RTP/AVP/TCP;unicast;interleaved=0-1"})[0] in (200, 453)
+    for n in range(2000):  # SETUPs by the thousand, each on a connection that goes: a TCP
+        many = Client(fw.rtsp_port)  # session ends with it, a UDP one lives on until it expires
+        transport = "RTP/AVP/TCP;unicast;interleaved=0-1" if n % 2 else \
+            "RTP/AVP;unicast;client_port=%d-%d" % (40000 + n, 40001 + n)
+        assert many.request("SETUP", many.url + "/track0",
+                            {"Transport": transport})[0] in (200, 453)
         many.close()
     assert wait_for(lambda: rtsp_status(fw)["sessions"] == 0 and
                     rtsp_status(fw)["connections"] == 0, 20), rtsp_status(fw)
+    frames, captures = viewer.frames - frames, fw.status()["captures"] - captures
+    assert frames >= 0.8 * captures and not viewer.error, (frames, captures, viewer.error)
+    viewer.stop.set()
+    viewer.join(10)
     assert wait_for(lambda: fds(fw) <= files, 10), (fds(fw), files)
     assert fw.status()["heap_used"] - heap < 8192
     assert wait_for(lambda: fw.get("/snapshot.jpg")[0] == 200, 5)
