@@ -15,6 +15,7 @@ class Streaming:
     def __init__(self, port, count, headers=None):
         self.headers = headers
         self.frames = [[] for _ in range(count)]
+        self.arrivals = [[] for _ in range(count)]  # when each part arrived
         self.errors = []
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=self._read, args=(port, i)) for i in range(count)]
@@ -28,6 +29,7 @@ class Streaming:
             reader.opening()
             while not self.stop.is_set():
                 self.frames[i].append(seq_of(reader.part()[1]))
+                self.arrivals[i].append(time.time())
             reader.close()
         except Exception as exc:  # noqa: BLE001 - reported by finish()
             self.errors.append(repr(exc))
@@ -40,6 +42,13 @@ class Streaming:
             t.join(15)
         assert not self.errors, self.errors
         return seconds, [len(f) for f in self.frames]
+
+    def longest_gap(self):
+        """(seconds, when from the start): the longest time a viewer went without a part,
+        for a failure's message."""
+        gaps = [(b - a, a - self.began) for times in self.arrivals
+                for a, b in zip([self.began] + times, times + [time.time()])]
+        return max(gaps) if gaps else None
 
 
 def exchange(port, payload, pieces=1, pause=0.0, half_close=False, timeout=9.0):
